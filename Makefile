@@ -1,0 +1,67 @@
+# cityops — `make help` lists the targets. Only Python 3.11 and the package registries are
+# assumed; uv, PostgreSQL (and later Mosquitto, Chromium) are installed by these targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo serve test test-sqlite test-pg lint format pg-start pg-stop bench bench-quick clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+var/tools/bin/uv:
+	@mkdir -p var
+	python3 -m venv var/tools || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv var/tools; }
+	var/tools/bin/pip install -q uv==$(UV_VERSION)
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+setup: .venv/.synced ## install the locked Python dependencies into .venv
+
+demo: setup ## set up and run the demo city on http://127.0.0.1:8000 (CITYOPS_PORT to change)
+	CITYOPS_PROFILE=demo $(RUN) cityops demo
+
+serve: setup ## run the platform (production start: set CITYOPS_SECRET_KEY and CITYOPS_DATABASE_URL)
+	$(RUN) cityops serve
+
+lint: setup ## ruff, formatting, mypy --strict, import contracts
+	$(RUN) ruff check src tests benchmarks
+	$(RUN) ruff format --check src tests benchmarks
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+format: setup ## apply ruff fixes and formatting
+	$(RUN) ruff check --fix src tests benchmarks
+	$(RUN) ruff format src tests benchmarks
+
+test-sqlite: setup ## the test suite on SQLite
+	$(RUN) pytest $(PYTEST_ARGS)
+
+pg-start: ## start the throwaway PostgreSQL server (installs it when missing)
+	scripts/pg.sh start
+
+pg-stop: ## stop it
+	scripts/pg.sh stop
+
+test-pg: setup pg-start ## the test suite on a real PostgreSQL server
+	$(RUN) pytest --dburl "$$(scripts/pg.sh url)" $(PYTEST_ARGS)
+
+test: lint test-sqlite test-pg ## everything: lint, then the suite on SQLite and on PostgreSQL
+
+bench: setup pg-start ## benchmarks (full length); figures go to docs/benchmarks.md by hand
+	$(RUN) python benchmarks/case_api.py
+
+bench-quick: setup pg-start ## benchmarks, short run
+	$(RUN) python benchmarks/case_api.py --quick
+
+clean: ## remove the virtualenv, caches and local data (var/)
+	-scripts/pg.sh stop
+	rm -rf .venv var .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -1,0 +1,51 @@
+"""Composition root: settings → engine, bus, clock, files, scheduler → modules → ASGI app."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from cityops.cases import api as cases_api
+from cityops.cases import kpi_api
+from cityops.cases import tasks as cases_tasks
+from cityops.cases.open311 import api as open311_api
+from cityops.core.bus import Bus
+from cityops.core.clock import Clock, SystemClock
+from cityops.core.config import Settings, load_settings
+from cityops.core.db import Database, create_db_engine
+from cityops.core.files import LocalFileStore
+from cityops.core.runtime import Runtime
+from cityops.org import api as org_api
+from cityops.web import audit_api
+from cityops.web.app import create_web_app
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Wire the infrastructure and register every module's background jobs."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(settings.resolved_database_url)
+    runtime = Runtime(
+        settings=settings,
+        db=Database(engine=engine, bus=Bus(), cache_ttl=settings.reference_cache_seconds),
+        clock=clock or SystemClock(),
+        files=LocalFileStore(settings.files_dir),
+    )
+    cases_tasks.register_jobs(runtime)
+    return runtime
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """The ASGI application (``uvicorn --factory cityops.app:create_app``)."""
+    if runtime is None:
+        settings = settings or load_settings()
+        logging.basicConfig(level=settings.log_level)
+        runtime = build_runtime(settings)
+    routers = [
+        org_api.router,
+        cases_api.router,
+        kpi_api.router,
+        audit_api.router,
+        open311_api.router,
+    ]
+    return create_web_app(runtime, routers)

@@ -1,0 +1,1 @@
+"""Cases: citizen reports and the unified handling loop."""

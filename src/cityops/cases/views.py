@@ -1,0 +1,160 @@
+"""Builds the API view of cases, loading related names in a fixed number of queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.cases.access import mask_phone, may_see_phone
+from cityops.cases.directory import categories
+from cityops.cases.models import Case, Upload
+from cityops.cases.schemas import CaseLocation, CaseOut, CategoryRef, Due
+from cityops.cases.workflow import TRANSITIONS, Action, State, allowed_actions, sla_stage
+from cityops.core.auth import Actor
+from cityops.org import service as org
+from cityops.org.schemas import AreaRef, DepartmentRef, UserRef
+
+
+def present(
+    session: Session, actor: Actor, case: Case, *, photos: list[uuid.UUID] | None = None
+) -> CaseOut:
+    """One case; ``photos`` given (a case just reported) saves the photo query."""
+    return present_many(
+        session, actor, [case], photos=None if photos is None else {case.id: photos}
+    )[0]
+
+
+def present_many(
+    session: Session,
+    actor: Actor,
+    cases: Sequence[Case],
+    *,
+    photos: dict[uuid.UUID, list[uuid.UUID]] | None = None,
+) -> list[CaseOut]:
+    """CaseOut for each case: at most two queries (users, photos) however many cases there
+    are; categories, departments and areas come from the cached directories."""
+    if not cases:
+        return []
+    categories = _categories(session, {c.category_id for c in cases if c.category_id})
+    departments = org.department_refs(session, [c.department_id for c in cases if c.department_id])
+    area_ids = {a for c in cases for a in (c.district_id, c.street_id, c.community_id, c.grid_id)}
+    areas = org.area_refs(session, [a for a in area_ids if a])
+    user_ids = [u for c in cases for u in (c.assignee_id, c.reporter_id) if u]
+    users = _users(session, actor, user_ids)
+    if photos is None:
+        photos = _report_photos(session, [c.id for c in cases])
+    return [
+        _one(actor, case, categories, departments, areas, users, photos.get(case.id, []))
+        for case in cases
+    ]
+
+
+def _users(session: Session, actor: Actor, ids: list[uuid.UUID]) -> dict[uuid.UUID, UserRef]:
+    if actor.user_id is not None and set(ids) <= {actor.user_id}:
+        return {
+            actor.user_id: UserRef(
+                id=actor.user_id,
+                username=actor.username,
+                display_name=actor.display_name,
+                role=actor.role,
+            )
+        }
+    return org.users_by_ids(session, ids)
+
+
+def _categories(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, CategoryRef]:
+    if not ids:
+        return {}
+    by_id = categories(session).by_id
+    return {i: by_id[i].ref for i in ids if i in by_id}
+
+
+def _report_photos(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    rows = session.execute(
+        select(Upload.case_id, Upload.id)
+        .where(Upload.case_id.in_(case_ids), Upload.stage == "report")
+        .order_by(Upload.created_at)
+    )
+    for case_id, upload_id in rows:
+        if case_id is not None:
+            found[case_id].append(upload_id)
+    return found
+
+
+def _one(
+    actor: Actor,
+    case: Case,
+    categories: dict[uuid.UUID, CategoryRef],
+    departments: dict[uuid.UUID, DepartmentRef],
+    areas: dict[uuid.UUID, AreaRef],
+    users: dict[uuid.UUID, UserRef],
+    photos: list[uuid.UUID],
+) -> CaseOut:
+    state = State(case.state)
+    phone = case.reporter_phone if may_see_phone(actor, case) else mask_phone(case.reporter_phone)
+    return CaseOut(
+        id=case.id,
+        number=case.number,
+        title=case.title,
+        description=case.description,
+        state=case.state,
+        priority=case.priority,
+        source=case.source,
+        category=categories.get(case.category_id) if case.category_id else None,
+        location=CaseLocation(
+            lon=case.lon,
+            lat=case.lat,
+            address=case.address,
+            area_path=case.area_path,
+            district=_ref(areas, case.district_id),
+            street=_ref(areas, case.street_id),
+            community=_ref(areas, case.community_id),
+            grid=_ref(areas, case.grid_id),
+        ),
+        department=departments.get(case.department_id) if case.department_id else None,
+        assignee=users.get(case.assignee_id) if case.assignee_id else None,
+        reporter=users.get(case.reporter_id) if case.reporter_id else None,
+        reporter_name=case.reporter_name,
+        reporter_phone=phone,
+        due=Due(
+            register_by=case.register_due_at,
+            dispatch_by=case.dispatch_due_at,
+            handle_by=case.handle_due_at,
+            stage=sla_stage(state),
+            status=case.sla_status,
+        ),
+        escalation_level=case.escalation_level,
+        urge_count=case.urge_count,
+        return_count=case.return_count,
+        verify_fail_count=case.verify_fail_count,
+        reopen_count=case.reopen_count,
+        rating=case.rating,
+        rating_comment=case.rating_comment,
+        merged_into=case.merged_into_id,
+        duplicate_count=case.duplicate_count,
+        photos=photos,
+        attributes=case.attributes or {},
+        allowed_actions=[a.value for a in allowed_actions(state) if actor.can(_perm(a.value))],
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        registered_at=case.registered_at,
+        dispatched_at=case.dispatched_at,
+        accepted_at=case.accepted_at,
+        handled_at=case.handled_at,
+        verified_at=case.verified_at,
+        closed_at=case.closed_at,
+        evaluated_at=case.evaluated_at,
+    )
+
+
+def _perm(action: str) -> str:
+    return TRANSITIONS[Action(action)].permission
+
+
+def _ref(areas: dict[uuid.UUID, AreaRef], area_id: uuid.UUID | None) -> AreaRef | None:
+    return areas.get(area_id) if area_id else None

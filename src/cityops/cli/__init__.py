@@ -1,0 +1,1 @@
+"""The ``cityops`` command line."""

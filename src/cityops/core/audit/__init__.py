@@ -1,0 +1,1 @@
+"""Audit trail: who did what, when, to which subject, with the state before and after."""

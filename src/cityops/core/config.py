@@ -1,0 +1,150 @@
+"""One validated settings object, built by the composition root (never at import time).
+
+Every option is read from the environment with the ``CITYOPS_`` prefix, or from a TOML file
+named by ``CITYOPS_CONFIG``. ``docs/configuration.md`` lists every option; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-insecure-development-secret"  # noqa: S105 - the value refused in production
+
+
+class Profile(StrEnum):
+    development = "development"
+    demo = "demo"
+    test = "test"
+    production = "production"
+
+
+class ConfigError(Exception):
+    """Raised with a readable message naming every bad setting."""
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by CITYOPS_CONFIG; environment variables win over it."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get("CITYOPS_CONFIG")
+        self._data: dict[str, Any] = {}
+        if path:
+            with open(path, "rb") as handle:
+                self._data = tomllib.load(handle).get("cityops", {})
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: value for key, value in self._data.items() if value is not None}
+
+
+class Settings(BaseSettings):
+    """cityops configuration. See docs/configuration.md for every option."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYOPS_", extra="ignore")
+
+    profile: Profile = Profile.development
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    secret_key: str = DEFAULT_SECRET
+    token_ttl_minutes: int = Field(default=12 * 60, ge=1, le=60 * 24 * 30)
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh-CN"
+    working_periods: str = "09:00-12:00,13:30-18:00"
+    working_weekdays: str = "1-5"
+    sla_warning_ratio: float = Field(default=0.8, gt=0, lt=1)
+    sla_scan_seconds: float = Field(default=30.0, gt=0)
+    max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_photos_per_case: int = Field(default=9, ge=1, le=50)
+    run_scheduler: bool = True
+    reference_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    demo_password: str | None = None
+    demo_api_key: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in ("zh-CN", "en"):
+            raise ValueError("must be 'zh-CN' or 'en'")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Settings:
+        if self.profile is Profile.production:
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "CITYOPS_SECRET_KEY must be a random value of 32+ characters in production"
+                )
+            if self.demo_password or self.demo_api_key:
+                raise ValueError("demo credentials are not allowed in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cityops.sqlite3').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings; raise ConfigError with one line per bad option."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            env = f"CITYOPS_{name.upper()}" if error["loc"] else name
+            lines.append(f"{env}: {error['msg']}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read CITYOPS_CONFIG: {exc}") from None

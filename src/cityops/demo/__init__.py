@@ -1,0 +1,1 @@
+"""Demo data for cityops: seeded geography and sample content, no database access."""

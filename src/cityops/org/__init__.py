@@ -1,0 +1,1 @@
+"""Organisation: administrative areas and grids, departments, users, roles, credentials."""

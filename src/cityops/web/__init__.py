@@ -1,0 +1,1 @@
+"""The HTTP face of cityops: FastAPI factory, error mapping, dependencies (and later, pages)."""

@@ -1,0 +1,220 @@
+"""The demo city, built into its own temporary SQLite database (not the shared test database),
+with a frozen end time (a Wednesday noon in Changsha) so the history is the same every run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from shapely.geometry import Point, shape
+
+from cityops.app import build_runtime
+from cityops.cases import service as cases
+from cityops.cases.schemas import CaseFilter, CaseOut
+from cityops.core import auth
+from cityops.core.auth import SYSTEM
+from cityops.core.clock import FrozenClock
+from cityops.core.config import Settings
+from cityops.core.errors import Conflict, NotAuthenticated
+from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
+from cityops.core.runtime import Runtime
+from cityops.demo.city import DemoCredentials, build_demo_city
+from cityops.demo.geography import changsha
+from cityops.demo.history import STATES
+from cityops.demo.plan import plan_fates
+from cityops.demo.timing import calendar_for, plan_arrivals
+from cityops.migrations import upgrade
+from cityops.org import service as org
+from cityops.org.roles import Role
+from cityops.org.schemas import UserIn
+
+PASSWORD = "demo-pass-123"
+API_KEY = "cok_demo-test-key-0123456789"
+END = datetime(2026, 3, 4, 4, 0, tzinfo=UTC)  # Wednesday 4 March 2026, 12:00 in Changsha
+
+
+def _runtime(path: Path, **settings: Any) -> Runtime:
+    runtime = build_runtime(
+        Settings(
+            data_dir=path,
+            database_url=f"sqlite:///{path}/demo.sqlite3",
+            run_scheduler=False,
+            **settings,
+        ),
+        clock=FrozenClock(END),
+    )
+    upgrade(runtime.db.engine)
+    return runtime
+
+
+@pytest.fixture(scope="module")
+def cheap_hashing() -> Iterator[None]:
+    """Argon2 at its real cost takes a third of a second per account; the demo makes ~60."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
+
+
+@pytest.fixture(scope="module")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, cheap_hashing: None
+) -> Iterator[tuple[Runtime, DemoCredentials]]:
+    runtime = _runtime(
+        tmp_path_factory.mktemp("demo"), demo_password=PASSWORD, demo_api_key=API_KEY
+    )
+    yield runtime, build_demo_city(runtime, days=2)
+    runtime.db.engine.dispose()
+
+
+def _all_cases(rt: Runtime) -> list[CaseOut]:
+    params = PageParams(page_size=MAX_PAGE_SIZE)
+    page = cases.list_cases(rt, actor=SYSTEM, filters=CaseFilter(), params=params)
+    assert page.total <= MAX_PAGE_SIZE
+    return page.items
+
+
+def _count(rt: Runtime, state: str) -> int:
+    filters, params = CaseFilter(state=[state]), PageParams(page_size=1)
+    return cases.list_cases(rt, actor=SYSTEM, filters=filters, params=params).total
+
+
+def test_every_state_is_present(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, credentials = demo
+    counts = {state: _count(rt, state) for state in STATES}
+    assert all(counts.values()), counts
+    assert credentials.stats is not None
+    assert credentials.stats.by_state == counts
+    assert 60 <= credentials.stats.cases <= 150  # two days at ~40-60 a day
+
+
+def test_every_role_logs_in_with_the_demo_password(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, credentials = demo
+    first_of_role = {a.role: a.username for a in reversed(credentials.accounts)}
+    assert set(first_of_role) == {role.value for role in Role}
+    for username in first_of_role.values():
+        token = org.login(rt, username=username, password=PASSWORD).access_token
+        assert org.actor_for_token(rt, token).username == username
+
+
+def test_open311_key_acts_as_the_integration_user(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, credentials = demo
+    assert credentials.api_key == API_KEY
+    actor = org.actor_for_api_key(rt, credentials.api_key)
+    assert (actor.username, actor.role, actor.via_api_key) == ("open311-app", "citizen", True)
+
+
+def test_cases_lie_inside_the_city(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, _ = demo
+    city = shape(changsha().geometry)
+    for case in _all_cases(rt):
+        assert city.contains(Point(case.location.lon, case.location.lat)), case.number
+        assert case.location.area_path.startswith("/430100/")
+        assert case.location.grid is not None
+
+
+def test_history_looks_like_a_real_month(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, _ = demo
+    found = _all_cases(rt)
+    assert {c.source for c in found} == {"citizen", "gridworker", "hotline", "open311"}
+    hotline = [c for c in found if c.source == "hotline"]
+    assert all(re.fullmatch(r"1\d{10}", c.reporter_phone or "") for c in hotline)
+    assert all(re.search(r"[\u4e00-\u9fff]", c.description) for c in found)
+    assert any(c.photos for c in found)
+    assert any(c.return_count for c in found)
+    assert any(c.rating for c in found)
+    assert min(c.created_at for c in found) >= END.replace(day=2)
+    assert max(c.created_at for c in found) <= END
+    closed = next(c for c in found if c.state == "closed")
+    steps = cases.timeline(rt, actor=SYSTEM, case_id=closed.id)
+    assert steps[0].action == "report"
+    assert steps[-1].action == "close"
+    assert [s.at for s in steps] == sorted(s.at for s in steps)
+
+
+def test_a_second_build_adds_nothing(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, credentials = demo
+    before = (len(_all_cases(rt)), len(org.list_api_keys(rt, actor=SYSTEM)))
+    again = build_demo_city(rt, days=2)
+    assert (again.password, again.api_key) == (credentials.password, credentials.api_key)
+    assert again.stats is None
+    assert {a.username for a in again.accounts} == {a.username for a in credentials.accounts}
+    assert (len(_all_cases(rt)), len(org.list_api_keys(rt, actor=SYSTEM))) == before
+
+
+def test_describe_tells_how_to_get_in(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, credentials = demo
+    text = credentials.describe(rt.settings)
+    for expected in (
+        "http://127.0.0.1:8000",
+        "http://127.0.0.1:8000/docs",
+        "http://127.0.0.1:8000/open311/v2",
+        PASSWORD,
+        API_KEY,
+        "operator",
+        "handler-chengguan-430102",
+        "only in this demo city",
+    ):
+        assert expected in text
+
+
+def test_generated_password_is_used_and_replaced_on_restart(
+    tmp_path: Path, cheap_hashing: None
+) -> None:
+    rt = _runtime(tmp_path)
+    try:
+        first = build_demo_city(rt, days=0)
+        assert first.password_source == "generated"
+        assert len(first.password) >= 12
+        org.login(rt, username="operator", password=first.password)
+        assert org.actor_for_api_key(rt, first.api_key).username == "open311-app"
+        second = build_demo_city(rt, days=0)
+        assert second.password_source == "reset"
+        assert second.password != first.password
+        org.login(rt, username="handler-chengguan-430102", password=second.password)
+        with pytest.raises(NotAuthenticated):
+            org.login(rt, username="operator", password=first.password)
+        with pytest.raises(NotAuthenticated):
+            org.actor_for_api_key(rt, first.api_key)
+        assert org.actor_for_api_key(rt, second.api_key).username == "open311-app"
+    finally:
+        rt.db.engine.dispose()
+
+
+def test_refuses_a_database_that_is_not_the_demo_city(tmp_path: Path, cheap_hashing: None) -> None:
+    rt = _runtime(tmp_path, demo_password=PASSWORD)
+    try:
+        admin = UserIn(username="admin", display_name="admin", password=PASSWORD, role=Role.admin)
+        org.create_user(rt, actor=SYSTEM, data=admin)
+        with pytest.raises(Conflict):
+            build_demo_city(rt, days=0)
+    finally:
+        rt.db.engine.dispose()
+
+
+def test_the_plan_is_deterministic_for_a_seed() -> None:
+    import random
+
+    calendar = calendar_for("Asia/Shanghai", "09:00-12:00,13:30-18:00", "1-5")
+    start = END.replace(day=1)
+
+    def plan(seed: int) -> list[tuple[datetime, str, str, str | None]]:
+        rng = random.Random(seed)
+        arrivals = plan_arrivals(start, END, per_day=50, calendar=calendar, rng=rng)
+        fates = plan_fates(
+            arrivals,
+            codes=["E-01-02", "B-01-18"],
+            weights=[3, 1],
+            quick=frozenset(),
+            end=END,
+            rng=rng,
+        )
+        return [(a.at, a.source, f.code, f.stop_at) for a, f in zip(arrivals, fates, strict=True)]
+
+    assert plan(1) == plan(1)
+    assert plan(1) != plan(2)
+    assert 80 <= len(plan(1)) <= 200
