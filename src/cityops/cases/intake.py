@@ -84,6 +84,7 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
             reporter_phone=(data.reporter.phone if data.reporter else None),
             client_ref=data.client_ref,
             attributes=data.attributes,
+            report_photos=[str(u.id) for u in uploads],
             register_due_at=working_calendar(rt, session).add_working_hours(
                 now, limits.register_hours
             ),
@@ -98,7 +99,7 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
         )
         attach(uploads, case, event, "report")
         audit_and_emit(tx, actor, case, Action.report, None, now)
-        return present(session, actor, case, photos=[u.id for u in uploads])
+        return present(session, actor, case)
 
 
 def _intake_source(actor: Actor, data: CaseIn) -> str:

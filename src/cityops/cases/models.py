@@ -114,6 +114,8 @@ class Case(Timestamps, Base):
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
     client_ref: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Ids of the report's photos (as strings), kept on the row so lists need no photo query.
+    report_photos: Mapped[list[Any]] = mapped_column(default=list)
     # Time limits and their status.
     register_due_at: Mapped[datetime | None]
     dispatch_due_at: Mapped[datetime | None]

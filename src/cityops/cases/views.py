@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.cases.access import mask_phone, may_see_phone
 from cityops.cases.directory import categories
-from cityops.cases.models import Case, Upload
+from cityops.cases.models import Case
 from cityops.cases.schemas import CaseLocation, CaseOut, CategoryRef, Due
 from cityops.cases.workflow import TRANSITIONS, Action, State, allowed_actions, sla_stage
 from cityops.core.auth import Actor
@@ -19,24 +17,13 @@ from cityops.org import service as org
 from cityops.org.schemas import AreaRef, DepartmentRef, UserRef
 
 
-def present(
-    session: Session, actor: Actor, case: Case, *, photos: list[uuid.UUID] | None = None
-) -> CaseOut:
-    """One case; ``photos`` given (a case just reported) saves the photo query."""
-    return present_many(
-        session, actor, [case], photos=None if photos is None else {case.id: photos}
-    )[0]
+def present(session: Session, actor: Actor, case: Case) -> CaseOut:
+    return present_many(session, actor, [case])[0]
 
 
-def present_many(
-    session: Session,
-    actor: Actor,
-    cases: Sequence[Case],
-    *,
-    photos: dict[uuid.UUID, list[uuid.UUID]] | None = None,
-) -> list[CaseOut]:
-    """CaseOut for each case: at most two queries (users, photos) however many cases there
-    are; categories, departments and areas come from the cached directories."""
+def present_many(session: Session, actor: Actor, cases: Sequence[Case]) -> list[CaseOut]:
+    """CaseOut for each case: at most one query (user names not yet cached) however many
+    cases there are; categories, departments and areas come from the cached directories."""
     if not cases:
         return []
     categories = _categories(session, {c.category_id for c in cases if c.category_id})
@@ -45,12 +32,7 @@ def present_many(
     areas = org.area_refs(session, [a for a in area_ids if a])
     user_ids = [u for c in cases for u in (c.assignee_id, c.reporter_id) if u]
     users = _users(session, actor, user_ids)
-    if photos is None:
-        photos = _report_photos(session, [c.id for c in cases])
-    return [
-        _one(actor, case, categories, departments, areas, users, photos.get(case.id, []))
-        for case in cases
-    ]
+    return [_one(actor, case, categories, departments, areas, users) for case in cases]
 
 
 def _users(session: Session, actor: Actor, ids: list[uuid.UUID]) -> dict[uuid.UUID, UserRef]:
@@ -73,19 +55,6 @@ def _categories(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Catego
     return {i: by_id[i].ref for i in ids if i in by_id}
 
 
-def _report_photos(session: Session, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
-    found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    rows = session.execute(
-        select(Upload.case_id, Upload.id)
-        .where(Upload.case_id.in_(case_ids), Upload.stage == "report")
-        .order_by(Upload.created_at)
-    )
-    for case_id, upload_id in rows:
-        if case_id is not None:
-            found[case_id].append(upload_id)
-    return found
-
-
 def _one(
     actor: Actor,
     case: Case,
@@ -93,7 +62,6 @@ def _one(
     departments: dict[uuid.UUID, DepartmentRef],
     areas: dict[uuid.UUID, AreaRef],
     users: dict[uuid.UUID, UserRef],
-    photos: list[uuid.UUID],
 ) -> CaseOut:
     state = State(case.state)
     phone = case.reporter_phone if may_see_phone(actor, case) else mask_phone(case.reporter_phone)
@@ -137,7 +105,7 @@ def _one(
         rating_comment=case.rating_comment,
         merged_into=case.merged_into_id,
         duplicate_count=case.duplicate_count,
-        photos=photos,
+        photos=[uuid.UUID(p) for p in case.report_photos or []],
         attributes=case.attributes or {},
         allowed_actions=[a.value for a in allowed_actions(state) if actor.can(_perm(a.value))],
         created_at=case.created_at,

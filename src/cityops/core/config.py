@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     max_photos_per_case: int = Field(default=9, ge=1, le=50)
     run_scheduler: bool = True
     reference_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     demo_password: str | None = None
     demo_api_key: str | None = None
     log_level: str = "INFO"

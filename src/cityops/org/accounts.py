@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -18,6 +18,7 @@ from cityops.core.auth import (
     new_secret,
     verify_password,
 )
+from cityops.core.cache import ExpiringMap, cached_map
 from cityops.core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, invalid
 from cityops.core.pagination import Page, PageParams, contains, order_by_sort, paginate
 from cityops.core.runtime import Runtime
@@ -107,6 +108,7 @@ def update_user(rt: Runtime, *, actor: Actor, user_id: uuid.UUID, data: UserUpda
     actor.require(Perm.users_manage)
     ensure_not_self_demotion(actor, user_id, data)
     with rt.db.transaction() as tx:
+        tx.after_commit(lambda: forget_credentials(rt))
         user = tx.session.get(User, user_id)
         if user is None:
             raise NotFound("user", user_id)
@@ -192,13 +194,26 @@ def get_user_by_username(session: Session, username: str) -> UserOut | None:
     return UserOut.model_validate(user) if user else None
 
 
+_USER_REFS = "org.user_refs"
+
+
 def users_by_ids(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, UserRef]:
-    if not ids:
-        return {}
-    return {
-        u.id: UserRef.model_validate(u)
-        for u in session.scalars(select(User).where(User.id.in_(set(ids))))
-    }
+    """Names and roles of users by id (for list endpoints); recently seen ones from memory."""
+    refs = cached_map(session, _USER_REFS)
+    found: dict[uuid.UUID, UserRef] = {}
+    missing = set()
+    for user_id in ids:
+        ref = refs.get(user_id) if refs is not None else None
+        if ref is None:
+            missing.add(user_id)
+        else:
+            found[user_id] = ref
+    if missing:
+        for user in session.scalars(select(User).where(User.id.in_(missing))):
+            found[user.id] = ref = UserRef.model_validate(user)
+            if refs is not None:
+                refs.put(user.id, ref)
+    return found
 
 
 def get_me(rt: Runtime, *, actor: Actor) -> Me:
@@ -251,6 +266,7 @@ def login(rt: Runtime, *, username: str, password: str) -> TokenOut:
 def logout(rt: Runtime, *, actor: Actor, token: str) -> None:
     """Revoke the token used for this request."""
     with rt.db.transaction() as tx:
+        tx.after_commit(lambda: forget_credentials(rt))
         row = tx.session.scalar(
             select(AccessToken).where(
                 AccessToken.digest == digest_secret(token, rt.settings.secret_key)
@@ -284,9 +300,28 @@ def actor_for_user(session: Session, user: User, *, via_api_key: bool = False) -
     )
 
 
+_CREDENTIALS = "org.credentials"
+
+
+def _credentials(rt: Runtime) -> ExpiringMap[str, tuple[Actor, datetime | None]]:
+    """Checked tokens and API keys: digest → (actor, token expiry)."""
+    return rt.db.snapshots.map(_CREDENTIALS, ttl=rt.settings.token_cache_seconds)
+
+
+def forget_credentials(rt: Runtime) -> None:
+    """Drop every cached credential and user name (after a logout, an account change…)."""
+    _credentials(rt).clear()
+    rt.db.snapshots.map(_USER_REFS).clear()
+
+
 def actor_for_token(rt: Runtime, token: str) -> Actor:
     """The actor behind a bearer token; NotAuthenticated if unknown, expired or revoked."""
     digest = digest_secret(token, rt.settings.secret_key)
+    cached = _credentials(rt).get(digest)
+    if cached is not None:
+        actor, expires_at = cached
+        if expires_at is not None and expires_at > rt.clock.now():
+            return actor
     with rt.db.read() as session:
         row = session.execute(
             select(AccessToken, User)
@@ -300,12 +335,17 @@ def actor_for_token(rt: Runtime, token: str) -> Actor:
             raise NotAuthenticated("token expired or revoked")
         if not user.active:
             raise NotAuthenticated("account disabled")
-        return actor_for_user(session, user)
+        actor, expires_at = actor_for_user(session, user), access.expires_at
+    _credentials(rt).put(digest, (actor, expires_at))
+    return actor
 
 
 def actor_for_api_key(rt: Runtime, key: str) -> Actor:
     """The actor behind an integration API key."""
     digest = digest_secret(key, rt.settings.secret_key)
+    cached = _credentials(rt).get(digest)
+    if cached is not None:
+        return cached[0]
     with rt.db.read() as session:
         row = session.execute(
             select(ApiKey, User)
@@ -314,7 +354,9 @@ def actor_for_api_key(rt: Runtime, key: str) -> Actor:
         ).first()
         if row is None or row[0].revoked_at is not None or not row[1].active:
             raise NotAuthenticated("invalid API key")
-        return actor_for_user(session, row[1], via_api_key=True)
+        actor = actor_for_user(session, row[1], via_api_key=True)
+    _credentials(rt).put(digest, (actor, None))
+    return actor
 
 
 def create_api_key(
@@ -364,6 +406,7 @@ def list_api_keys(rt: Runtime, *, actor: Actor) -> list[ApiKeyOut]:
 def revoke_api_key(rt: Runtime, *, actor: Actor, key_id: uuid.UUID) -> ApiKeyOut:
     actor.require(Perm.users_manage)
     with rt.db.transaction() as tx:
+        tx.after_commit(lambda: forget_credentials(rt))
         row = tx.session.get(ApiKey, key_id)
         if row is None:
             raise NotFound("API key", key_id)

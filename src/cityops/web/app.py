@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityops import __version__
 from cityops.core.context import request_id_var
 from cityops.core.runtime import Runtime
 from cityops.web.docs_pages import install_docs
 from cityops.web.errors import install_error_handlers
-
-REQUEST_ID_HEADER = "X-Request-ID"
 
 
 def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
@@ -40,7 +39,7 @@ def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    app.middleware("http")(_request_context)
+    app.add_middleware(RequestContext)
     install_error_handlers(app)
     install_docs(app)
     app.add_api_route("/health", _health, methods=["GET"], tags=["meta"])
@@ -49,20 +48,38 @@ def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
     return app
 
 
-async def _request_context(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if 0 < len(incoming) <= 64 else uuid.uuid4().hex
-    token = request_id_var.set(request_id)
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    finally:
-        request_id_var.reset(token)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-    return response
+class RequestContext:
+    """Plain ASGI middleware: a request id for logs and the audit trail (taken from the
+    ``X-Request-ID`` header or made up) and the app's own time in ``Server-Timing``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 64 else uuid.uuid4().hex
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                elapsed = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.append((b"server-timing", f"app;dur={elapsed:.1f}".encode()))
+                message["headers"] = headers
+            await send(message)
+
+        token = request_id_var.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            request_id_var.reset(token)
 
 
 def _health(request: Request) -> JSONResponse:

@@ -17,7 +17,7 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 API_KEY_HEADER = "X-API-Key"
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime = request.app.state.runtime
     assert isinstance(runtime, Runtime)
     return runtime
@@ -42,7 +42,7 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 BearerToken = Annotated[str | None, Depends(oauth2)]
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     sort: Annotated[str | None, Query(max_length=200)] = None,
