@@ -23,8 +23,16 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # Every session ends its own transaction (commit, or rollback for reads), so the pool's
+    # reset-on-return ROLLBACK and a pre-ping SELECT would each cost a round trip per request
+    # for nothing; stale connections are recycled by age instead.
     return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_reset_on_return=None,
     )
 
 
