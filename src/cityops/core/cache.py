@@ -45,10 +45,12 @@ class Snapshots:
             self._loading.add(key)
             generation = self._generation
         try:
-            # Load outside the lock, on a session of its own: the caller's session may hold
-            # pending changes (autoflush) or locks that another loader waits for.
-            with Session(bind=session.get_bind(), info=session.info) as own:
-                loaded = load(own)
+            # Load outside the lock (other threads go on with the old value), through the
+            # caller's session: a second connection could wait forever for a pool slot held
+            # by threads that wait for this one's write lock. No autoflush: the caller's
+            # pending changes are not reference data.
+            with session.no_autoflush:
+                loaded = load(session)
         finally:
             with self._lock:
                 self._loading.discard(key)
