@@ -228,3 +228,21 @@ def test_public_reads_never_show_the_reporter(submit: Submit, client: TestClient
         assert "李" not in text
         assert "li@example.com" not in text
         assert "reporter" not in text
+
+
+def test_a_raw_utf8_form_body_is_read_as_utf8(
+    client: TestClient, api_key: str, rt: Runtime
+) -> None:
+    """``curl -d 'description=…'`` sends UTF-8 bytes without %-escapes."""
+    body = (
+        f"api_key={api_key}&service_code=E-01-02&lat=28.12&long=112.95"
+        "&description=五一广场东侧堆放生活垃圾&attribute[address_detail]=东侧"
+    ).encode()
+    response = client.post(
+        f"{ROOT}/requests.json",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    case = _case(rt, _created(response))
+    assert case.description == "五一广场东侧堆放生活垃圾"
+    assert "东侧" in str(case.attributes)

@@ -189,17 +189,26 @@ def unknown(path: str) -> Response:
     return render.error_response(fmt, NotFound("resource", f"/{path}"))
 
 
+def _utf8(value: str) -> str:
+    """Starlette reads the bytes of a url-encoded form as Latin-1; clients such as ``curl -d``
+    send raw UTF-8 (not %-escaped), which then arrives garbled. Undo that when it applies."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def _request_form(form: FormData, max_photo_bytes: int) -> service.RequestForm:
     attributes: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         match = _ATTRIBUTE.fullmatch(key)
         if match and isinstance(value, str):
-            attributes.setdefault(match.group(1), []).append(value)
+            attributes.setdefault(match.group(1), []).append(_utf8(value))
     media = form.get("media")
 
     def text(name: str) -> str | None:
         value = form.get(name)
-        return value if isinstance(value, str) else None
+        return _utf8(value) if isinstance(value, str) else None
 
     return service.RequestForm(
         service_code=text("service_code"),
