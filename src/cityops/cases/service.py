@@ -36,6 +36,7 @@ from cityops.cases.queries import (
 from cityops.cases.schemas import CaseOut
 from cityops.cases.transitions import act, category_info, category_of, record_step
 from cityops.cases.workflow import (
+    OPEN_STATES,
     Action,
     State,
 )
@@ -389,16 +390,8 @@ def merge_case(
     return act(rt, actor=actor, case_id=case_id, action=Action.merge, values={}, apply=apply)
 
 
-_MERGE_TARGETS = frozenset(
-    {
-        State.reported,
-        State.registered,
-        State.dispatched,
-        State.returned,
-        State.accepted,
-        State.handled,
-    }
-)
+# Duplicates join a case that is still being worked on, not one awaiting closure.
+_MERGE_TARGETS = OPEN_STATES - {State.verified}
 
 
 def cancel_case(rt: Runtime, *, actor: Actor, case_id: uuid.UUID, reason: str) -> CaseOut:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
-from cityops.cases import events
 from cityops.cases.calendar import working_calendar
-from cityops.cases.models import Case, CaseEvent
+from cityops.cases.models import Case
 from cityops.cases.sla import SlaStatus, WorkingCalendar, sla_status
-from cityops.cases.transitions import changed_event
+from cityops.cases.transitions import audit_and_emit, record_step, snapshot
 from cityops.cases.workflow import Action, State, sla_stage
-from cityops.core.audit.service import record
 from cityops.core.auth import SYSTEM
 from cityops.core.db.engine import Transaction
 from cityops.core.runtime import Runtime
@@ -68,39 +67,16 @@ def scan_sla(rt: Runtime) -> dict[str, int]:
 
 
 def _mark(tx: Transaction, case: Case, status: SlaStatus, now: datetime) -> None:
-    before = {"sla_status": case.sla_status, "escalation_level": case.escalation_level}
+    before = snapshot(case)
     case.sla_status = status
     action = Action.sla_overdue if status is SlaStatus.overdue else Action.sla_warning
-    data: dict[str, object] = {"stage": sla_stage(State(case.state))}
+    data: dict[str, Any] = {"stage": sla_stage(State(case.state))}
     if status is SlaStatus.overdue:
         # Overdue cases go up one level: to the department head, then the operations centre.
         case.escalation_level += 1
         data["escalation_level"] = case.escalation_level
-    tx.session.add(
-        CaseEvent(
-            case_id=case.id,
-            at=now,
-            action=action.value,
-            from_state=case.state,
-            to_state=case.state,
-            actor_id=None,
-            actor_name=SYSTEM.username,
-            actor_role=SYSTEM.role,
-            note=None,
-            data=data,
-        )
-    )
-    record(
-        tx.session,
-        actor=SYSTEM,
-        action=events.case_tag(action.value),
-        subject_type="case",
-        subject_id=case.id,
-        at=now,
-        before=before,
-        after={"sla_status": status.value, "escalation_level": case.escalation_level},
-    )
-    tx.emit(changed_event(tx.session, case, action, case.state))
+    record_step(tx.session, case, SYSTEM, action, case.state, now, None, data)
+    audit_and_emit(tx, SYSTEM, case, action, case.state, now, before)
 
 
 def register_jobs(rt: Runtime) -> None:
