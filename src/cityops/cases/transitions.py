@@ -199,8 +199,9 @@ def act(
         case.state = target_state(transition, State(case.state), passed=passed)
         case.updated_at = now
         restart_clock(rt, tx.session, case, from_state, now, action)
+        uploads = data.pop("_uploads", [])
         event = record_step(tx.session, case, actor, action, from_state, now, note, data)
-        for upload_ids, stage in data.pop("_uploads", []):
+        for upload_ids, stage in uploads:
             attach(claim_uploads(rt, tx.session, actor, upload_ids, "photos"), case, event, stage)
         audit_and_emit(tx, actor, case, action, from_state, now, before)
         return present(tx.session, actor, case)
