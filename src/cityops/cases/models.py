@@ -96,17 +96,19 @@ class Case(Timestamps, Base):
     category_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("cases_categories.id"), index=True
     )
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    # Every UPDATE of a case moves its row and so touches every index: keep only those that
+    # queries use (state alone is served by ix_cases_state_area).
+    state: Mapped[str] = mapped_column(String(16))
     priority: Mapped[str] = mapped_column(String(16), default="normal")
-    source: Mapped[str] = mapped_column(String(16), index=True)
+    source: Mapped[str] = mapped_column(String(16))
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(300))
     area_path: Mapped[str] = mapped_column(String(255), index=True)
-    district_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    district_id: Mapped[uuid.UUID | None]
     street_id: Mapped[uuid.UUID | None]
     community_id: Mapped[uuid.UUID | None]
-    grid_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    grid_id: Mapped[uuid.UUID | None]
     department_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org_departments.id"))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org_users.id"))
     reporter_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("org_users.id"), index=True)
