@@ -56,10 +56,10 @@ test-pg: setup pg-start ## the test suite on a real PostgreSQL server
 
 test: lint test-sqlite test-pg ## everything: lint, then the suite on SQLite and on PostgreSQL
 
-bench: setup pg-start ## benchmarks (full length); figures go to docs/benchmarks.md by hand
+bench: setup ## benchmarks (full length; they start their own durable PostgreSQL); figures go to docs/benchmarks.md by hand
 	$(RUN) python benchmarks/case_api.py
 
-bench-quick: setup pg-start ## benchmarks, short run
+bench-quick: setup ## benchmarks, short run
 	$(RUN) python benchmarks/case_api.py --quick
 
 clean: ## remove the virtualenv, caches and local data (var/)
