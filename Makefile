@@ -1,5 +1,5 @@
 # cityops — `make help` lists the targets. Only Python 3.11 and the package registries are
-# assumed; uv, PostgreSQL (and later Mosquitto, Chromium) are installed by these targets.
+# assumed; uv, PostgreSQL, Node's packages and Chromium (later Mosquitto) are installed by these targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo serve test test-sqlite test-pg lint format pg-start pg-stop bench bench-quick clean
+.PHONY: help setup frontend e2e-deps demo serve test test-sqlite test-pg lint format pg-start pg-stop bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -26,10 +26,25 @@ var/tools/bin/uv:
 
 setup: .venv/.synced ## install the locked Python dependencies into .venv
 
-demo: setup ## set up and run the demo city on http://127.0.0.1:8000 (CITYOPS_PORT to change)
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html \
+	frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
+FRONTEND_BUILT := src/cityops/web/static/app/index.html
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(FRONTEND_BUILT): frontend/package-lock.json $(FRONTEND_SOURCES)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+	@touch $@
+
+frontend: $(FRONTEND_BUILT) ## build the web front end (Vite) into src/cityops/web/static/app
+
+e2e-deps: ## install Debian's Chromium and CJK fonts for the browser tests (when missing)
+	@test -x /usr/bin/chromium -a -e $(CJK_FONT) || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
+
+demo: setup frontend ## set up and run the demo city on http://127.0.0.1:8000 (CITYOPS_PORT to change)
 	CITYOPS_PROFILE=demo $(RUN) cityops demo
 
-serve: setup ## run the platform (production start: set CITYOPS_SECRET_KEY and CITYOPS_DATABASE_URL)
+serve: setup frontend ## run the platform (production start: set CITYOPS_SECRET_KEY and CITYOPS_DATABASE_URL)
 	$(RUN) cityops serve
 
 lint: setup ## ruff, formatting, mypy --strict, import contracts
@@ -42,7 +57,7 @@ format: setup ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix src tests benchmarks
 	$(RUN) ruff format src tests benchmarks
 
-test-sqlite: setup ## the test suite on SQLite
+test-sqlite: setup frontend e2e-deps ## the test suite on SQLite
 	$(RUN) pytest $(PYTEST_ARGS)
 
 pg-start: ## start the throwaway PostgreSQL server (installs it when missing)
@@ -51,7 +66,7 @@ pg-start: ## start the throwaway PostgreSQL server (installs it when missing)
 pg-stop: ## stop it
 	scripts/pg.sh stop
 
-test-pg: setup pg-start ## the test suite on a real PostgreSQL server
+test-pg: setup frontend e2e-deps pg-start ## the test suite on a real PostgreSQL server
 	$(RUN) pytest --dburl "$$(scripts/pg.sh url)" $(PYTEST_ARGS)
 
 test: lint test-sqlite test-pg ## everything: lint, then the suite on SQLite and on PostgreSQL

@@ -18,6 +18,7 @@ from cityops.core.context import request_id_var
 from cityops.core.runtime import Runtime
 from cityops.web.docs_pages import install_docs
 from cityops.web.errors import install_error_handlers
+from cityops.web.pages import install_pages
 
 
 def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
@@ -45,6 +46,7 @@ def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
     app.add_api_route("/health", _health, methods=["GET"], tags=["meta"])
     for router in routers:
         app.include_router(router)
+    install_pages(app)
     return app
 
 

@@ -1,0 +1,82 @@
+// A small client for the platform's REST API; the bearer token lives in sessionStorage.
+const TOKEN_KEY = "cityops.token";
+
+export interface FieldError {
+  field: string;
+  message: string;
+  code: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fields: FieldError[],
+  ) {
+    super(message);
+  }
+}
+
+export interface Me {
+  user: { username: string; display_name?: string; role: string };
+  permissions: string[];
+}
+
+export interface CaseItem {
+  id: string;
+  number: string;
+  title: string;
+  state: string;
+  location: { lon: number; lat: number };
+  due: { status: string };
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+export const token = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (value: string): void => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: (): void => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+async function parse<T>(response: Response): Promise<T> {
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = body?.error ?? {};
+    throw new ApiError(response.status, error.message ?? response.statusText, error.fields ?? []);
+  }
+  return body as T;
+}
+
+export async function get<T>(path: string, params: Record<string, string | string[]> = {}): Promise<T> {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : [value]) query.append(name, item);
+  }
+  const headers: Record<string, string> = {};
+  const bearer = token.get();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const suffix = query.size ? `?${query}` : "";
+  return parse<T>(await fetch(`/api/v1${path}${suffix}`, { headers }));
+}
+
+export async function login(username: string, password: string): Promise<void> {
+  const form = new URLSearchParams({ username, password });
+  const response = await fetch("/api/v1/auth/token", { method: "POST", body: form });
+  const body = await parse<{ access_token: string }>(response);
+  token.set(body.access_token);
+}
+
+export const OPEN_STATES = [
+  "reported", "registered", "dispatched", "returned", "accepted", "handled", "verified",
+];
+
+/** Midnight today in China Standard Time (UTC+8, no daylight saving), as ISO 8601. */
+export function todayStartCst(now: Date = new Date()): string {
+  const cst = new Date(now.getTime() + 8 * 3600_000);
+  const day = cst.toISOString().slice(0, 10);
+  return `${day}T00:00:00+08:00`;
+}

@@ -1,0 +1,15 @@
+import { createRouter, createWebHistory } from "vue-router";
+import { token } from "./api";
+import LoginView from "./views/LoginView.vue";
+import ScreenView from "./views/ScreenView.vue";
+
+export const router = createRouter({
+  history: createWebHistory("/"),
+  routes: [
+    { path: "/", redirect: () => (token.get() ? "/screen" : "/login") },
+    { path: "/login", component: LoginView },
+    { path: "/screen", component: ScreenView, meta: { auth: true } },
+  ],
+});
+
+router.beforeEach((to) => (to.meta.auth && !token.get() ? "/login" : true));

@@ -1,0 +1,32 @@
+"""The single-page front end (built by ``make frontend`` from ``frontend/``): its assets under
+``/assets/app`` and its ``index.html`` for every page route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+BUILD_DIR = Path(__file__).parent / "static" / "app"
+PAGE_ROUTES = ("/", "/login", "/screen")
+NOT_BUILT = "front end not built: run make frontend"
+
+
+def install_pages(app: FastAPI, build_dir: Path = BUILD_DIR) -> None:
+    """Serve the built front end; every page answers 503 while it is not built."""
+    app.mount(
+        "/assets/app",
+        StaticFiles(directory=build_dir, check_dir=False),
+        name="frontend-assets",
+    )
+
+    def page() -> Response:
+        index = build_dir / "index.html"
+        if not index.is_file():
+            return PlainTextResponse(NOT_BUILT, status_code=503)
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    for path in PAGE_ROUTES:
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
