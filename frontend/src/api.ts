@@ -63,6 +63,30 @@ export async function get<T>(path: string, params: Record<string, string | strin
   return parse<T>(await fetch(`/api/v1${path}${suffix}`, { headers }));
 }
 
+function authHeaders(): Record<string, string> {
+  const bearer = token.get();
+  return bearer ? { Authorization: `Bearer ${bearer}` } : {};
+}
+
+export async function post<T>(path: string, body: unknown = {}): Promise<T> {
+  const headers = { ...authHeaders(), "Content-Type": "application/json" };
+  const response = await fetch(`/api/v1${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+  return parse<T>(response);
+}
+
+/** A protected file (a photo) as an object URL; the caller revokes it. */
+export async function objectUrl(path: string): Promise<string> {
+  const response = await fetch(`/api/v1${path}`, { headers: authHeaders() });
+  if (!response.ok) await parse(response);
+  return URL.createObjectURL(await response.blob());
+}
+
+/** May this user work the case queue (register or dispatch)? */
+export function mayWorkCases(me: Me | undefined): boolean {
+  const perms = me?.permissions ?? [];
+  return perms.includes("cases.register") || perms.includes("cases.dispatch");
+}
+
 export async function login(username: string, password: string): Promise<void> {
   const form = new URLSearchParams({ username, password });
   const response = await fetch("/api/v1/auth/token", { method: "POST", body: form });

@@ -1,6 +1,7 @@
 import { createRouter, createWebHistory } from "vue-router";
 import { token } from "./api";
 import LoginView from "./views/LoginView.vue";
+import OpsView from "./views/OpsView.vue";
 import ScreenView from "./views/ScreenView.vue";
 
 export const router = createRouter({
@@ -9,6 +10,7 @@ export const router = createRouter({
     { path: "/", redirect: () => (token.get() ? "/screen" : "/login") },
     { path: "/login", component: LoginView },
     { path: "/screen", component: ScreenView, meta: { auth: true } },
+    { path: "/ops", component: OpsView, meta: { auth: true } },
   ],
 });
 

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 BUILD_DIR = Path(__file__).parent / "static" / "app"
-PAGE_ROUTES = ("/", "/login", "/screen")
+PAGE_ROUTES = ("/", "/login", "/screen", "/ops")
 NOT_BUILT = "front end not built: run make frontend"
 
 

@@ -22,6 +22,10 @@ def test_each_page_is_the_single_page_app(client: TestClient, path: str) -> None
     assert "/assets/app/assets/" in response.text
 
 
+def test_every_router_page_is_served() -> None:
+    assert set(PAGE_ROUTES) == {"/", "/login", "/screen", "/ops"}
+
+
 def test_the_built_assets_are_served(client: TestClient) -> None:
     [script] = (BUILD_DIR / "assets").glob("index-*.js")
     response = client.get(f"/assets/app/assets/{script.name}")
