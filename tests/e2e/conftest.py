@@ -4,20 +4,17 @@ browser downloads: ``make e2e-deps`` installs ``/usr/bin/chromium``)."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityops.app import create_app
 from cityops.core.runtime import Runtime
 from cityops.web.pages import BUILD_DIR
+from factories.server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,32 +49,8 @@ class OneAtATime:
 def live_url(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The whole app served by uvicorn on a free loopback port."""
     assert (BUILD_DIR / "index.html").is_file(), "front end not built: run make frontend"
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        OneAtATime(create_app(runtime=rt)),
-        log_level="warning",
-        ws="none",
-        lifespan="on",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serving(OneAtATime(create_app(runtime=rt)), monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,19 +4,16 @@ form-encoded with ``requests``, the way such a client would."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from georeport import GeoReport  # type: ignore[import-untyped]
 
 from cityops.app import create_app
 from cityops.core.runtime import Runtime
+from factories.server import serving
 
 JURISDICTION = "990100"
 
@@ -24,29 +21,8 @@ JURISDICTION = "990100"
 @pytest.fixture
 def live_root(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The Open311 root of the app served by uvicorn on a free loopback port."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(runtime=rt), log_level="warning", ws="none", lifespan="on", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/open311/v2"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serving(create_app(runtime=rt), monkeypatch) as url:
+        yield f"{url}/open311/v2"
 
 
 def _post(root: str, api_key: str, **fields: str) -> dict[str, Any]:
