@@ -104,3 +104,30 @@ export function todayStartCst(now: Date = new Date()): string {
   const day = cst.toISOString().slice(0, 10);
   return `${day}T00:00:00+08:00`;
 }
+
+/** Upload one photo (multipart field `file`); the platform answers its id. */
+export async function upload(file: Blob, filename = "photo"): Promise<{ id: string }> {
+  const body = new FormData();
+  body.append("file", file, filename);
+  const response = await fetch("/api/v1/uploads", { method: "POST", headers: authHeaders(), body });
+  return parse<{ id: string }>(response);
+}
+
+/** May this user see the command screen (cases and indicators)? */
+export function mayScreen(me: Me | undefined): boolean {
+  const perms = me?.permissions ?? [];
+  return perms.includes("cases.read") && perms.includes("kpi.read");
+}
+
+/** Where a user lands after logging in: citizens on the phone report page. */
+export function homeFor(me: Me | undefined): string {
+  if (me?.user.role === "citizen" || !mayScreen(me)) return "/m/report";
+  return "/screen";
+}
+
+/** A random id for one report form, so a resend cannot make a second case. */
+export function newClientRef(): string {
+  if (typeof crypto !== "undefined" && "randomUUID" in crypto) return crypto.randomUUID();
+  const bytes = Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,6 +1,8 @@
 import { createRouter, createWebHistory } from "vue-router";
 import { token } from "./api";
 import LoginView from "./views/LoginView.vue";
+import MobileMineView from "./views/MobileMineView.vue";
+import MobileReportView from "./views/MobileReportView.vue";
 import OpsView from "./views/OpsView.vue";
 import ScreenView from "./views/ScreenView.vue";
 
@@ -11,6 +13,8 @@ export const router = createRouter({
     { path: "/login", component: LoginView },
     { path: "/screen", component: ScreenView, meta: { auth: true } },
     { path: "/ops", component: OpsView, meta: { auth: true } },
+    { path: "/m/report", component: MobileReportView, meta: { auth: true } },
+    { path: "/m/mine", component: MobileMineView, meta: { auth: true } },
   ],
 });
 

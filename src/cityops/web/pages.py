@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 BUILD_DIR = Path(__file__).parent / "static" / "app"
-PAGE_ROUTES = ("/", "/login", "/screen", "/ops")
+PAGE_ROUTES = ("/", "/login", "/screen", "/ops", "/m/report", "/m/mine")
 NOT_BUILT = "front end not built: run make frontend"
 
 
