@@ -5,8 +5,10 @@ a transaction that is rolled back (services commit to savepoints)."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.app import create_app
 from cityops.core.bus import Bus, Event
@@ -22,6 +24,7 @@ from cityops.core.cache import INFO_KEY, Snapshots
 from cityops.core.clock import FrozenClock
 from cityops.core.config import Settings
 from cityops.core.db import Database, create_db_engine
+from cityops.core.db.engine import Transaction
 from cityops.core.files import LocalFileStore
 from cityops.core.runtime import Runtime
 from cityops.demo.geography import synthetic_city
@@ -108,11 +111,27 @@ def seeded(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> dict[str
 
 
 class _TestDatabase(Database):
-    """A Database whose sessions join the test's outer transaction through savepoints."""
+    """A Database whose sessions join the test's outer transaction through savepoints.
+
+    All of a test's sessions share one connection, so they take turns: a live server thread
+    (browser tests) and the test itself must not interleave savepoints on it.
+    """
 
     connection: Connection
+    lock: threading.RLock
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self.lock, super().transaction() as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.lock, super().read() as session:
+            yield session
 
     def __post_init__(self) -> None:
+        self.lock = threading.RLock()
         # A fresh snapshot registry per test: reference data changed in a test is rolled back.
         self.snapshots = Snapshots(ttl=3600)
         self.session_factory = sessionmaker(

@@ -3,13 +3,11 @@ browser downloads: ``make e2e-deps`` installs ``/usr/bin/chromium``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityops.app import create_app
 from cityops.core.runtime import Runtime
@@ -29,27 +27,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-class OneAtATime:
-    """The test runtime is one database connection shared by the test and the server, and a
-    page fetches in parallel: the server handles one request at a time."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.lock = asyncio.Lock()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        async with self.lock:
-            await self.app(scope, receive, send)
-
-
 @pytest.fixture
 def live_url(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The whole app served by uvicorn on a free loopback port."""
     assert (BUILD_DIR / "index.html").is_file(), "front end not built: run make frontend"
-    with serving(OneAtATime(create_app(runtime=rt)), monkeypatch) as url:
+    with serving(create_app(runtime=rt), monkeypatch) as url:
         yield url
 
 
