@@ -19,11 +19,11 @@ from cityops.cases import service
 from cityops.cases.schemas import CaseFilter
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
+from factories.browser import log_in
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "correct-horse-battery"
 PHONE = {"width": 390, "height": 844}
 # Inside grid 99010100100101 of district 990101.
 TAP = (112.95, 28.12)
@@ -63,11 +63,7 @@ def test_citizen_reports_and_rates_a_case(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
-    page.goto(f"{live_url}/login")
-    page.fill("#username", "citizen")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_url}/m/report")
+    log_in(page, live_url, "citizen", lands_on="/m/report")
 
     page.click("button[type=submit]")
     expect(page.get_by_test_id("error-description")).to_have_text("必填")

@@ -14,12 +14,12 @@ from playwright.sync_api import Browser, expect
 from cityops.cases import service
 from cityops.cases.schemas import CaseIn, Point, Reporter
 from cityops.core.runtime import Runtime
+from factories.browser import log_in
 from factories.cases import IN_GRID, make_photo, report
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PASSWORD = "correct-horse-battery"
 
 
 def test_operator_registers_and_dispatches_a_report(
@@ -46,11 +46,7 @@ def test_operator_registers_and_dispatches_a_report(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
-    page.goto(f"{live_url}/login")
-    page.fill("#username", "operator")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_url}/screen")
+    log_in(page, live_url, "operator", lands_on="/screen")
     page.get_by_test_id("nav-ops").click()
     page.wait_for_url(f"{live_url}/ops")
 
