@@ -24,6 +24,7 @@ from cityops.org.schemas import (
     TokenOut,
     UserIn,
     UserOut,
+    UserRef,
     UserUpdate,
 )
 from cityops.web.deps import BearerToken, CurrentActor, Paging, RuntimeDep
@@ -86,6 +87,21 @@ def departments(
     rt: RuntimeDep, actor: CurrentActor, kind: str | None = None
 ) -> list[DepartmentOut]:
     return service.list_departments(rt, actor=actor, kind=kind)
+
+
+@router.get("/departments/{code}/members", response_model=Page[UserRef], tags=["org"])
+def department_members(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    code: str,
+    paging: Paging,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> Page[UserRef]:
+    """The active users of a department (names and roles), for its own staff: whom a case
+    can be assigned to. ``sort``: ``display_name`` (default) or ``username``."""
+    return service.list_department_members(
+        rt, actor=actor, department_code=code, params=paging, q=q
+    )
 
 
 @router.post("/departments", response_model=DepartmentOut, status_code=201, tags=["org"])

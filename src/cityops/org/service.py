@@ -37,6 +37,7 @@ from cityops.org.accounts import (
     update_user,
     users_by_ids,
 )
+from cityops.org.members import list_department_members
 from cityops.org.models import Area, Department
 from cityops.org.roles import Perm
 from cityops.org.schemas import (
@@ -74,6 +75,7 @@ __all__ = [
     "import_areas",
     "list_api_keys",
     "list_areas",
+    "list_department_members",
     "list_departments",
     "list_users",
     "locate",
