@@ -119,8 +119,10 @@ export function mayScreen(me: Me | undefined): boolean {
   return perms.includes("cases.read") && perms.includes("kpi.read");
 }
 
-/** Where a user lands after logging in: citizens on the phone report page. */
+/** Where a user lands after logging in: citizens on the phone report page, department
+ *  handlers on their department's queue. */
 export function homeFor(me: Me | undefined): string {
+  if (me?.user.role === "handler") return "/dept";
   if (me?.user.role === "citizen" || !mayScreen(me)) return "/m/report";
   return "/screen";
 }

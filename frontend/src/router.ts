@@ -1,5 +1,6 @@
 import { createRouter, createWebHistory } from "vue-router";
 import { token } from "./api";
+import DeptView from "./views/DeptView.vue";
 import LoginView from "./views/LoginView.vue";
 import MobileMineView from "./views/MobileMineView.vue";
 import MobileReportView from "./views/MobileReportView.vue";
@@ -13,6 +14,8 @@ export const router = createRouter({
     { path: "/login", component: LoginView },
     { path: "/screen", component: ScreenView, meta: { auth: true } },
     { path: "/ops", component: OpsView, meta: { auth: true } },
+    { path: "/dept", component: DeptView, meta: { auth: true } },
+    { path: "/dept/cases/:id", component: DeptView, meta: { auth: true } },
     { path: "/m/report", component: MobileReportView, meta: { auth: true } },
     { path: "/m/mine", component: MobileMineView, meta: { auth: true } },
   ],

@@ -10,7 +10,16 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 BUILD_DIR = Path(__file__).parent / "static" / "app"
-PAGE_ROUTES = ("/", "/login", "/screen", "/ops", "/m/report", "/m/mine")
+PAGE_ROUTES = (
+    "/",
+    "/login",
+    "/screen",
+    "/ops",
+    "/m/report",
+    "/m/mine",
+    "/dept",
+    "/dept/cases/{case_id}",
+)
 NOT_BUILT = "front end not built: run make frontend"
 
 

@@ -23,7 +23,16 @@ def test_each_page_is_the_single_page_app(client: TestClient, path: str) -> None
 
 
 def test_every_router_page_is_served() -> None:
-    assert set(PAGE_ROUTES) == {"/", "/login", "/screen", "/ops", "/m/report", "/m/mine"}
+    assert set(PAGE_ROUTES) == {
+        "/",
+        "/login",
+        "/screen",
+        "/ops",
+        "/m/report",
+        "/m/mine",
+        "/dept",
+        "/dept/cases/{case_id}",
+    }
 
 
 def test_the_built_assets_are_served(client: TestClient) -> None:
