@@ -168,7 +168,7 @@ TRANSITIONS: dict[Action, Transition] = {
             Action.assign,
             {State.dispatched, State.accepted},
             None,
-            Perm.cases_reassign,
+            Perm.cases_assign,
             Who.department,
         ),
         _t(

@@ -28,6 +28,7 @@ class Perm(StrEnum):
     cases_reject = "cases.reject"
     cases_dispatch = "cases.dispatch"
     cases_reassign = "cases.reassign"
+    cases_assign = "cases.assign"
     cases_accept = "cases.accept"
     cases_return = "cases.return"
     cases_handle = "cases.handle"
@@ -56,6 +57,7 @@ _OPERATOR = {
     Perm.cases_reject,
     Perm.cases_dispatch,
     Perm.cases_reassign,
+    Perm.cases_assign,
     Perm.cases_close,
     Perm.cases_reopen,
     Perm.cases_urge,
@@ -76,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_reject,
             Perm.cases_dispatch,
             Perm.cases_reassign,
+            Perm.cases_assign,
             Perm.cases_urge,
             Perm.cases_merge,
             Perm.org_read,
@@ -88,7 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_accept,
             Perm.cases_return,
             Perm.cases_handle,
-            Perm.cases_reassign,
+            Perm.cases_assign,
             Perm.org_read,
         }
     ),

@@ -171,7 +171,7 @@ STEPS = [
     ),
     Step(
         "accepted",
-        HANDLER,
+        "dispatcher",
         "reassign",
         {"department_code": "zhujian-990101", "reason": "转住建"},
         "dispatched",
