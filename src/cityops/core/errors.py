@@ -72,3 +72,11 @@ class PayloadTooLarge(DomainError):
 def invalid(field_name: str, message: str, code: str = "invalid") -> ValidationFailed:
     """Shorthand for a one-field validation error."""
     return ValidationFailed(FieldError(field_name, message, code))
+
+
+def duplicate(field_name: str, message: str) -> Conflict:
+    """A value that must be unique is taken: a conflict that names the field, so a form can
+    show it beside the input."""
+    error = Conflict(message, code="duplicate")
+    error.fields.append(FieldError(field_name, message, "duplicate"))
+    return error

@@ -19,7 +19,14 @@ from cityops.core.auth import (
     verify_password,
 )
 from cityops.core.cache import ExpiringMap, cached_map
-from cityops.core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, invalid
+from cityops.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    duplicate,
+    invalid,
+)
 from cityops.core.pagination import Page, PageParams, contains, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org import directory, events
@@ -69,7 +76,7 @@ def create_user(rt: Runtime, *, actor: Actor, data: UserIn) -> UserOut:
     with rt.db.transaction() as tx:
         session = tx.session
         if session.scalar(select(User.id).where(User.username == data.username)):
-            raise Conflict(f"username {data.username!r} is taken", code="duplicate")
+            raise duplicate("username", f"username {data.username!r} is taken")
         department_id, area_id = _resolve_placement(
             session, data.role, data.department_code, data.area_code
         )
@@ -149,7 +156,13 @@ def _revoke_all_tokens(session: Session, user_id: uuid.UUID, rt: Runtime) -> Non
         token.revoked_at = now
 
 
-USER_SORTS = {"username": User.username, "created_at": User.created_at, "role": User.role}
+USER_SORTS = {
+    "username": User.username,
+    "display_name": User.display_name,
+    "created_at": User.created_at,
+    "role": User.role,
+    "active": User.active,
+}
 
 
 def list_users(

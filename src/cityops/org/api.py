@@ -19,6 +19,7 @@ from cityops.org.schemas import (
     AreaOut,
     DepartmentIn,
     DepartmentOut,
+    DepartmentUpdate,
     Location,
     Me,
     TokenOut,
@@ -107,6 +108,14 @@ def department_members(
 @router.post("/departments", response_model=DepartmentOut, status_code=201, tags=["org"])
 def create_department(rt: RuntimeDep, actor: CurrentActor, body: DepartmentIn) -> DepartmentOut:
     return service.create_department(rt, actor=actor, data=body)
+
+
+@router.patch("/departments/{department_id}", response_model=DepartmentOut, tags=["org"])
+def update_department(
+    rt: RuntimeDep, actor: CurrentActor, department_id: uuid.UUID, body: DepartmentUpdate
+) -> DepartmentOut:
+    """Change a department's names, code, kind, jurisdiction area, phone or status."""
+    return service.update_department(rt, actor=actor, department_id=department_id, data=body)
 
 
 @router.get("/users", response_model=Page[UserOut], tags=["users"])

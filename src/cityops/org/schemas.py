@@ -59,13 +59,30 @@ class Location(BaseModel):
     grid: AreaRef | None = None
 
 
+DEPARTMENT_CODE = r"^[A-Za-z0-9_.-]+$"
+
+
 class DepartmentIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    code: str = Field(min_length=1, max_length=64, pattern=DEPARTMENT_CODE)
     name_zh: str = Field(min_length=1, max_length=100)
     name_en: str = Field(min_length=1, max_length=150)
     kind: str = Field(min_length=1, max_length=32)
     area_code: str
     phone: str | None = Field(default=None, max_length=32)
+
+
+class DepartmentUpdate(BaseModel):
+    """Fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(default=None, min_length=1, max_length=64, pattern=DEPARTMENT_CODE)
+    name_zh: str | None = Field(default=None, min_length=1, max_length=100)
+    name_en: str | None = Field(default=None, min_length=1, max_length=150)
+    kind: str | None = Field(default=None, min_length=1, max_length=32)
+    area_code: str | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    active: bool | None = None
 
 
 class DepartmentOut(_Out):

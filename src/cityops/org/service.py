@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor
-from cityops.core.errors import Conflict, NotFound, invalid
+from cityops.core.errors import Conflict, NotFound, duplicate, invalid
 from cityops.core.geo import AreaIndex, parse_polygon
 from cityops.core.runtime import Runtime
 from cityops.org import directory, events
@@ -48,6 +48,7 @@ from cityops.org.schemas import (
     DepartmentIn,
     DepartmentOut,
     DepartmentRef,
+    DepartmentUpdate,
     Location,
 )
 
@@ -82,6 +83,7 @@ __all__ = [
     "login",
     "logout",
     "revoke_api_key",
+    "update_department",
     "update_user",
     "users_by_ids",
 ]
@@ -247,7 +249,7 @@ def create_department(rt: Runtime, *, actor: Actor, data: DepartmentIn) -> Depar
         if area is None:
             raise invalid("area_code", f"unknown area {data.area_code!r}")
         if tx.session.scalar(select(Department.id).where(Department.code == data.code)):
-            raise Conflict(f"department code {data.code!r} already exists", code="duplicate")
+            raise duplicate("code", f"department code {data.code!r} already exists")
         now = rt.clock.now()
         department = Department(
             code=data.code,
@@ -273,6 +275,65 @@ def create_department(rt: Runtime, *, actor: Actor, data: DepartmentIn) -> Depar
         out = DepartmentOut.model_validate(department)
     rt.db.snapshots.invalidate(directory.DEPARTMENTS)
     return out
+
+
+def update_department(
+    rt: Runtime, *, actor: Actor, department_id: uuid.UUID, data: DepartmentUpdate
+) -> DepartmentOut:
+    """Rename, recode, move the jurisdiction of, or (de)activate a department."""
+    actor.require(Perm.org_manage)
+    with rt.db.transaction() as tx:
+        tx.after_commit(lambda: rt.db.snapshots.invalidate(directory.DEPARTMENTS))
+        session = tx.session
+        department = session.get(Department, department_id)
+        if department is None:
+            raise NotFound("department", department_id)
+        before = _department_state(session, department)
+        changes = data.model_dump(exclude_unset=True)
+        for name in ("code", "name_zh", "name_en", "kind", "area_code"):
+            if name in changes and changes[name] is None:
+                raise invalid(name, "must not be empty", "required")
+        if changes.get("code", department.code) != department.code:
+            taken = session.scalar(select(Department.id).where(Department.code == changes["code"]))
+            if taken is not None:
+                raise duplicate("code", f"department code {changes['code']!r} already exists")
+        if "area_code" in changes:
+            department.area_id = _area_id(session, changes.pop("area_code"))
+        for name, value in changes.items():
+            setattr(department, name, value)
+        department.updated_at = rt.clock.now()
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action=events.DEPARTMENT_UPDATED,
+            subject_type="department",
+            subject_id=department.id,
+            at=department.updated_at,
+            before=before,
+            after=_department_state(session, department),
+        )
+        return DepartmentOut.model_validate(department)
+
+
+def _area_id(session: Session, code: str) -> uuid.UUID:
+    area_id = session.scalar(select(Area.id).where(Area.code == code))
+    if area_id is None:
+        raise invalid("area_code", f"unknown area {code!r}")
+    return area_id
+
+
+def _department_state(session: Session, department: Department) -> dict[str, Any]:
+    """What the audit trail keeps of a department: its fields, the area by code."""
+    return {
+        "code": department.code,
+        "name_zh": department.name_zh,
+        "name_en": department.name_en,
+        "kind": department.kind,
+        "area_code": session.scalar(select(Area.code).where(Area.id == department.area_id)),
+        "phone": department.phone,
+        "active": department.active,
+    }
 
 
 def list_departments(rt: Runtime, *, actor: Actor, kind: str | None = None) -> list[DepartmentOut]:
