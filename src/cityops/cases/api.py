@@ -13,6 +13,7 @@ from pydantic import AwareDatetime
 from cityops.cases import service, uploads
 from cityops.cases.schemas import (
     AssignBody,
+    CalendarDayOut,
     CaseEventOut,
     CaseFilter,
     CaseIn,
@@ -258,9 +259,32 @@ def set_route(rt: RuntimeDep, actor: CurrentActor, code: str, body: RouteIn) -> 
     )
 
 
+@router.get("/categories/{code}/routes", response_model=list[RouteOut], tags=["categories"])
+def routes(rt: RuntimeDep, actor: CurrentActor, code: str) -> list[RouteOut]:
+    """The responsible department of this category per area (the most specific area wins)."""
+    return service.list_routes(rt, actor=actor, category_code=code)
+
+
+@router.delete("/categories/{code}/routes/{area_code}", status_code=204, tags=["categories"])
+def clear_route(rt: RuntimeDep, actor: CurrentActor, code: str, area_code: str) -> None:
+    """Drop the route of this category in one area."""
+    service.clear_route(rt, actor=actor, category_code=code, area_code=area_code)
+
+
+@router.get("/calendar", response_model=list[CalendarDayOut], tags=["categories"])
+def calendar(rt: RuntimeDep, actor: CurrentActor, since: date, until: date) -> list[CalendarDayOut]:
+    """Each date from ``since`` to ``until`` (included, at most 366): working or not, and the
+    holiday or make-up working day that overrides the weekly pattern."""
+    return service.calendar_days(rt, actor=actor, since=since, until=until)
+
+
 @router.put("/calendar/{day}", status_code=204, tags=["categories"])
 def set_calendar_day(
-    rt: RuntimeDep, actor: CurrentActor, day: date, working: bool | None = None, name: str = ""
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    day: date,
+    working: bool | None = None,
+    name: Annotated[str, Query(max_length=100)] = "",
 ) -> None:
     """Mark a holiday (``working=false``) or make-up working day; omit ``working`` to clear."""
     service.set_calendar_day(rt, actor=actor, day=day, working=working, name=name)

@@ -16,7 +16,7 @@ from cityops.cases.models import CalendarDay, Category, CategoryRoute
 from cityops.cases.schemas import CategoryIn, CategoryOut, CategoryUpdate, RouteOut
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor
-from cityops.core.errors import Conflict, NotFound, invalid
+from cityops.core.errors import NotFound, duplicate, invalid
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 from cityops.org.roles import Perm
@@ -44,7 +44,7 @@ def create_category(rt: Runtime, *, actor: Actor, data: CategoryIn) -> CategoryO
         tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
         session = tx.session
         if session.scalar(select(Category.id).where(Category.code == data.code)):
-            raise Conflict(f"category {data.code!r} already exists", code="duplicate")
+            raise duplicate("code", f"category {data.code!r} already exists")
         parent = _parent(session, data.parent_code)
         if parent is not None and None in (
             data.register_hours,
@@ -132,6 +132,7 @@ def set_route(
                 CategoryRoute.category_id == category.id, CategoryRoute.area_id == area.id
             )
         )
+        before = _route_before(session, route, area_code)
         if route is None:
             route = CategoryRoute(
                 category_id=category.id,
@@ -149,12 +150,77 @@ def set_route(
             subject_type="category",
             subject_id=category.id,
             at=rt.clock.now(),
+            before=before,
             after={"area": area_code, "department": department_code},
         )
         return RouteOut(
             category_code=category_code,
             area_code=area_code,
             department=DepartmentRef.model_validate(department),
+        )
+
+
+def _route_before(
+    session: Session, route: CategoryRoute | None, area_code: str
+) -> dict[str, str | None]:
+    refs = org.department_refs(session, [route.department_id]) if route else {}
+    ref = refs.get(route.department_id) if route else None
+    return {"area": area_code, "department": ref.code if ref else None}
+
+
+def list_routes(rt: Runtime, *, actor: Actor, category_code: str) -> list[RouteOut]:
+    """The departments made responsible for a category, one per area, city-wide first."""
+    actor.require(Perm.org_read)
+    with rt.db.read() as session:
+        category = session.scalar(select(Category).where(Category.code == category_code))
+        if category is None:
+            raise NotFound("category", category_code)
+        routes = session.scalars(
+            select(CategoryRoute)
+            .where(CategoryRoute.category_id == category.id)
+            .order_by(CategoryRoute.area_path)
+        ).all()
+        areas = org.area_refs(session, [r.area_id for r in routes])
+        departments = org.department_refs(session, [r.department_id for r in routes])
+        return [
+            RouteOut(
+                category_code=category_code,
+                area_code=areas[r.area_id].code,
+                department=departments[r.department_id],
+            )
+            for r in routes
+        ]
+
+
+def clear_route(rt: Runtime, *, actor: Actor, category_code: str, area_code: str) -> None:
+    """Drop the route of a category in an area (dispatch falls back to the wider rules)."""
+    actor.require(Perm.categories_manage)
+    with rt.db.transaction() as tx:
+        tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
+        session = tx.session
+        category = session.scalar(select(Category).where(Category.code == category_code))
+        if category is None:
+            raise NotFound("category", category_code)
+        area = org.get_area_by_code(session, area_code)
+        route = None
+        if area is not None:
+            route = session.scalar(
+                select(CategoryRoute).where(
+                    CategoryRoute.category_id == category.id, CategoryRoute.area_id == area.id
+                )
+            )
+        if route is None:
+            raise NotFound("route of category in area", f"{category_code}/{area_code}")
+        before = _route_before(session, route, area_code)
+        session.delete(route)
+        record(
+            session,
+            actor=actor,
+            action=events.ROUTE_CLEARED,
+            subject_type="category",
+            subject_id=category.id,
+            at=rt.clock.now(),
+            before=before,
         )
 
 
@@ -166,6 +232,7 @@ def set_calendar_day(
     with rt.db.transaction() as tx:
         tx.after_commit(lambda: rt.db.snapshots.invalidate(CALENDAR))
         row = tx.session.get(CalendarDay, day)
+        before = {"working": row.working, "name": row.name} if row else None
         if working is None:
             if row is not None:
                 tx.session.delete(row)
@@ -180,6 +247,7 @@ def set_calendar_day(
             subject_type="calendar",
             subject_id=day.isoformat(),
             at=rt.clock.now(),
+            before=before,
             after={"working": working, "name": name},
         )
 

@@ -11,6 +11,7 @@ from cityops.core.bus import Event
 CATEGORY_CREATED = "cases:category:created"
 CATEGORY_UPDATED = "cases:category:updated"
 ROUTE_SET = "cases:route:set"
+ROUTE_CLEARED = "cases:route:cleared"
 CALENDAR_SET = "cases:calendar:set"
 
 

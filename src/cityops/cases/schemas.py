@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -292,6 +292,17 @@ class RouteOut(BaseModel):
     category_code: str
     area_code: str
     department: DepartmentRef
+
+
+class CalendarDayOut(BaseModel):
+    """One date of the working calendar: whether it is a working day, and why."""
+
+    day: date
+    working: bool
+    override: Literal["holiday", "workday"] | None = Field(
+        description="a holiday or make-up working day set by an admin; null: the weekly pattern"
+    )
+    name: str
 
 
 class CalendarDayIn(BaseModel):

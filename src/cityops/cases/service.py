@@ -13,10 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from cityops.cases.access import is_reporter
+from cityops.cases.calendar import calendar_days
 from cityops.cases.categories import (
+    clear_route,
     create_category,
     import_default_catalogue,
     list_categories,
+    list_routes,
     set_calendar_day,
     set_route,
     update_category,
@@ -49,8 +52,10 @@ from cityops.org import service as org
 __all__ = [
     "accept_case",
     "assign_case",
+    "calendar_days",
     "can_read_case",
     "cancel_case",
+    "clear_route",
     "close_case",
     "create_category",
     "dispatch_case",
@@ -62,6 +67,7 @@ __all__ = [
     "import_default_catalogue",
     "list_cases",
     "list_categories",
+    "list_routes",
     "load_case",
     "merge_case",
     "reassign_case",
