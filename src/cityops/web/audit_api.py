@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from cityops.core.audit.service import AuditOut, list_records
@@ -23,10 +24,12 @@ def audit(
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor_id: uuid.UUID | None = None,
+    actor_name: Annotated[str | None, Query(max_length=150)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
 ) -> Page[AuditOut]:
-    """Who did what and when, newest first; ``action`` matches a tag prefix (``cases:case``)."""
+    """Who did what and when, newest first; ``action`` matches a tag prefix (``cases:case``),
+    ``actor_name`` a username exactly; ``since`` is included, ``until`` excluded."""
     actor.require("audit.read")
     with rt.db.read() as session:
         return list_records(
@@ -36,6 +39,7 @@ def audit(
             subject_type=subject_type,
             subject_id=subject_id,
             actor_id=actor_id,
+            actor_name=actor_name,
             since=since,
             until=until,
         )

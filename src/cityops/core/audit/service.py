@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from cityops.core.auth import Actor
 from cityops.core.context import current_request_id
+from cityops.core.errors import invalid
 from cityops.core.pagination import Page, PageParams, order_by_sort, paginate
 
 from .models import AuditRecord
@@ -62,7 +63,12 @@ def record(
     )
 
 
-SORTS = {"at": AuditRecord.at, "action": AuditRecord.action}
+SORTS = {
+    "at": AuditRecord.at,
+    "action": AuditRecord.action,
+    "actor_name": AuditRecord.actor_name,
+    "subject_type": AuditRecord.subject_type,
+}
 
 
 def list_records(
@@ -73,10 +79,13 @@ def list_records(
     subject_type: str | None = None,
     subject_id: str | None = None,
     actor_id: uuid.UUID | None = None,
+    actor_name: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Page[AuditOut]:
     """One page of audit records, newest first by default."""
+    if since and until and until < since:
+        raise invalid("until", "must not be before since")
     query: Select[Any] = select(AuditRecord)
     if action:
         query = query.where(AuditRecord.action.startswith(action))
@@ -86,6 +95,8 @@ def list_records(
         query = query.where(AuditRecord.subject_id == subject_id)
     if actor_id:
         query = query.where(AuditRecord.actor_id == actor_id)
+    if actor_name:
+        query = query.where(AuditRecord.actor_name == actor_name)
     if since:
         query = query.where(AuditRecord.at >= since)
     if until:
