@@ -93,7 +93,9 @@ def update_category(rt: Runtime, *, actor: Actor, code: str, data: CategoryUpdat
         if category is None:
             raise NotFound("category", code)
         before = CategoryOut.model_validate(category).model_dump(mode="json")
-        for name, value in data.model_dump(exclude_unset=True).items():
+        changes = data.model_dump(exclude_unset=True)
+        _check_not_cleared(changes, is_leaf=category.parent_id is not None)
+        for name, value in changes.items():
             setattr(category, name, value)
         category.updated_at = rt.clock.now()
         out = CategoryOut.model_validate(category)
@@ -108,6 +110,17 @@ def update_category(rt: Runtime, *, actor: Actor, code: str, data: CategoryUpdat
             after=out.model_dump(mode="json"),
         )
         return out
+
+
+_ALWAYS_SET = ("name_zh", "name_en", "priority", "keywords", "active")
+_LEAF_LIMITS = ("register_hours", "dispatch_hours", "handle_hours")
+
+
+def _check_not_cleared(changes: dict[str, object], *, is_leaf: bool) -> None:
+    """Names and flags cannot be cleared, nor a leaf's time limits (a group has none)."""
+    for name in (*_ALWAYS_SET, *(_LEAF_LIMITS if is_leaf else ())):
+        if name in changes and changes[name] is None:
+            raise invalid(name, "must not be empty", "required")
 
 
 def set_route(

@@ -173,3 +173,26 @@ def test_a_taken_category_code_is_a_conflict_on_the_code_field(api: Api) -> None
         headers=api.headers("admin"),
     )
     assert fields(response, 409) == {"code": "duplicate"}
+
+
+@pytest.mark.parametrize("field", ["handle_hours", "name_zh", "active"])
+def test_a_category_edit_cannot_clear_a_required_field(api: Api, field: str) -> None:
+    response = api.client.patch(
+        f"/api/v1/categories/{CATEGORY}", json={field: None}, headers=api.headers("admin")
+    )
+
+    assert fields(response) == {field: "required"}
+    [leaf] = [c for c in api.get("admin", "/api/v1/categories").json() if c["code"] == CATEGORY]
+    assert leaf[field] is not None
+
+
+def test_a_category_time_limit_change_is_audited(api: Api) -> None:
+    [leaf] = [c for c in api.get("admin", "/api/v1/categories").json() if c["code"] == CATEGORY]
+    response = api.client.patch(
+        f"/api/v1/categories/{CATEGORY}", json={"handle_hours": 48}, headers=api.headers("admin")
+    )
+
+    assert response.status_code == 200, response.text
+    [record] = api.get("admin", "/api/v1/audit", action="cases:category:updated").json()["items"]
+    assert record["before"]["handle_hours"] == leaf["handle_hours"]
+    assert record["after"]["handle_hours"] == 48
