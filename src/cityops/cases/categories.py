@@ -92,13 +92,15 @@ def update_category(rt: Runtime, *, actor: Actor, code: str, data: CategoryUpdat
         category = tx.session.scalar(select(Category).where(Category.code == code))
         if category is None:
             raise NotFound("category", code)
-        before = CategoryOut.model_validate(category).model_dump(mode="json")
+        parent = tx.session.get(Category, category.parent_id) if category.parent_id else None
+        codes = {parent.id: parent.code} if parent else {}
+        before = _out(category, codes).model_dump(mode="json")
         changes = data.model_dump(exclude_unset=True)
         _check_not_cleared(changes, is_leaf=category.parent_id is not None)
         for name, value in changes.items():
             setattr(category, name, value)
         category.updated_at = rt.clock.now()
-        out = CategoryOut.model_validate(category)
+        out = _out(category, codes)
         record(
             tx.session,
             actor=actor,

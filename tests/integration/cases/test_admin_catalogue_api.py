@@ -193,6 +193,8 @@ def test_a_category_time_limit_change_is_audited(api: Api) -> None:
     )
 
     assert response.status_code == 200, response.text
+    assert response.json()["parent_code"] == "E-01"
     [record] = api.get("admin", "/api/v1/audit", action="cases:category:updated").json()["items"]
+    assert record["before"]["parent_code"] == record["after"]["parent_code"] == "E-01"
     assert record["before"]["handle_hours"] == leaf["handle_hours"]
     assert record["after"]["handle_hours"] == 48
