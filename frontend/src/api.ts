@@ -122,6 +122,7 @@ export function mayScreen(me: Me | undefined): boolean {
 /** Where a user lands after logging in: citizens on the phone report page, department
  *  handlers on their department's queue. */
 export function homeFor(me: Me | undefined): string {
+  if (mayAdmin(me)) return "/admin";
   if (me?.user.role === "handler") return "/dept";
   if (me?.user.role === "citizen" || !mayScreen(me)) return "/m/report";
   return "/screen";
@@ -132,4 +133,23 @@ export function newClientRef(): string {
   if (typeof crypto !== "undefined" && "randomUUID" in crypto) return crypto.randomUUID();
   const bytes = Array.from({ length: 16 }, () => Math.floor(Math.random() * 256));
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Any method with an optional JSON body and query; a 204 answers undefined. */
+export async function send<T>(
+  method: "PUT" | "PATCH" | "DELETE", path: string, body?: unknown, params: Record<string, string> = {},
+): Promise<T> {
+  const headers: Record<string, string> = authHeaders();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const query = new URLSearchParams(params);
+  const suffix = query.size ? `?${query}` : "";
+  const init: RequestInit = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+  const response = await fetch(`/api/v1${path}${suffix}`, init);
+  if (response.status === 204) return undefined as T;
+  return parse<T>(response);
+}
+
+/** May this user use the administration pages (users, departments, catalogue, calendar)? */
+export function mayAdmin(me: Me | undefined): boolean {
+  return me?.user.role === "admin";
 }

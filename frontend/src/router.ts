@@ -1,5 +1,7 @@
 import { createRouter, createWebHistory } from "vue-router";
 import { token } from "./api";
+import AdminView from "./views/AdminView.vue";
+import { adminRoutes } from "./views/admin/routes";
 import DeptView from "./views/DeptView.vue";
 import LoginView from "./views/LoginView.vue";
 import MobileMineView from "./views/MobileMineView.vue";
@@ -18,6 +20,7 @@ export const router = createRouter({
     { path: "/dept/cases/:id", component: DeptView, meta: { auth: true } },
     { path: "/m/report", component: MobileReportView, meta: { auth: true } },
     { path: "/m/mine", component: MobileMineView, meta: { auth: true } },
+    { path: "/admin", component: AdminView, meta: { auth: true }, redirect: "/admin/users", children: adminRoutes },
   ],
 });
 

@@ -19,6 +19,12 @@ PAGE_ROUTES = (
     "/m/mine",
     "/dept",
     "/dept/cases/{case_id}",
+    "/admin",
+    "/admin/users",
+    "/admin/departments",
+    "/admin/categories",
+    "/admin/calendar",
+    "/admin/audit",
 )
 NOT_BUILT = "front end not built: run make frontend"
 

@@ -32,6 +32,12 @@ def test_every_router_page_is_served() -> None:
         "/m/mine",
         "/dept",
         "/dept/cases/{case_id}",
+        "/admin",
+        "/admin/users",
+        "/admin/departments",
+        "/admin/categories",
+        "/admin/calendar",
+        "/admin/audit",
     }
 
 
