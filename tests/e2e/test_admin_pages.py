@@ -1,8 +1,8 @@
 """The administration pages (/admin) in headless Chromium on a 1440×900 laptop: an admin creates
 a user who can then log in (a taken username and a short password are refused beside their
-fields, keeping what was typed), deactivates them, changes a category's time limit and
-responsible department, marks a holiday in the working calendar and finds those changes in the
-audit log; an operator gets no access. Writes docs/screenshots/admin-users.png,
+fields, keeping what was typed) and deactivates them; edits a department; changes a category's
+time limit and responsible department, marks a holiday in the working calendar and finds those
+changes in the audit log; an operator gets no access. Writes docs/screenshots/admin-users.png,
 admin-categories.png, admin-calendar.png and admin-audit.png."""
 
 from __future__ import annotations
@@ -174,5 +174,35 @@ def test_an_operator_has_no_access_to_administration(live_url: str, browser: Bro
     expect(page.get_by_test_id("no-access")).to_be_visible()
     expect(page.get_by_test_id("users")).to_have_count(0)
     expect(page.get_by_test_id("tab-users")).to_have_count(0)
+    context.close()
+    assert errors == []
+
+
+def test_admin_edits_a_department_and_sees_a_taken_code_beside_its_field(
+    rt: Runtime, live_url: str, browser: Browser
+) -> None:
+    context, page, errors = open_page(browser)
+    log_in(page, live_url, "admin", lands_on="/admin/users")
+    page.get_by_test_id("tab-departments").click()
+    page.click(".locale-switch [data-locale=en]")
+    row = page.locator("[data-testid=department-row][data-code='chengguan-990101']")
+    row.click()
+
+    page.fill("#d-code", "chengguan-990102")
+    page.fill("#d-name-en", "District 1 City Enforcement")
+    page.get_by_test_id("save-department").click()
+    expect(page.get_by_test_id("error-code")).to_contain_text("already exists")
+    expect(page.locator("#d-name-en")).to_have_value("District 1 City Enforcement")
+
+    page.fill("#d-code", "chengguan-990101")
+    page.select_option("#d-area", "990101001")
+    page.get_by_test_id("save-department").click()
+    expect(page.get_by_test_id("saved")).to_have_text("Saved")
+    expect(row).to_contain_text("District 1 City Enforcement")
+    expect(row).to_contain_text("Street 1")
+    with rt.db.read() as session:
+        saved = org.get_department_by_code(session, "chengguan-990101")
+    assert saved is not None
+    assert saved.name_en == "District 1 City Enforcement"
     context.close()
     assert errors == []
