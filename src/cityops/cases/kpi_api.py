@@ -1,4 +1,4 @@
-"""Routes of 绩效评估: the case-loop KPIs as JSON and as a CSV download."""
+"""Routes of 绩效评估: the case-loop KPIs as JSON, and as CSV, Excel and PDF downloads."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from datetime import datetime
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from cityops.cases import kpi_pdf, kpi_xlsx
 from cityops.cases.kpi import GroupBy
+from cityops.cases.kpi_export import Lang, content_disposition, export_sheet
 from cityops.cases.kpi_service import KpiReport, case_kpis, report_csv
+from cityops.core.auth import Actor
+from cityops.core.runtime import Runtime
 from cityops.web.deps import CurrentActor, RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["kpi"])
@@ -44,4 +48,57 @@ def kpi_csv(
         content=_BOM + report_csv(report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/kpi.xlsx", response_class=Response)
+def kpi_excel(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    group_by: GroupBy = "department",
+    lang: Lang = "zh-CN",
+) -> Response:
+    """The same figures as an Excel workbook: title block, units in the header, the total last.
+
+    ``lang`` (``zh-CN`` or ``en``) picks the language of the headings and the group names.
+    """
+    return _export(rt, actor, since, until, group_by, lang, "xlsx")
+
+
+@router.get("/kpi.pdf", response_class=Response)
+def kpi_pdf_file(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    group_by: GroupBy = "department",
+    lang: Lang = "zh-CN",
+) -> Response:
+    """The same figures as an A4 landscape PDF, one table per section of figures."""
+    return _export(rt, actor, since, until, group_by, lang, "pdf")
+
+
+def _export(
+    rt: Runtime,
+    actor: Actor,
+    since: datetime | None,
+    until: datetime | None,
+    group_by: GroupBy,
+    lang: Lang,
+    extension: str,
+) -> Response:
+    report = case_kpis(rt, actor=actor, since=since, until=until, group_by=group_by)
+    now = rt.clock.now()
+    sheet = export_sheet(report, lang=lang, generated_at=now)
+    if extension == "xlsx":
+        content, media_type = kpi_xlsx.workbook_bytes(sheet, generated_at=now), kpi_xlsx.MEDIA_TYPE
+    else:
+        content, media_type = kpi_pdf.pdf_bytes(sheet), kpi_pdf.MEDIA_TYPE
+    disposition = content_disposition(report, lang=lang, extension=extension)
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
