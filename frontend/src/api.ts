@@ -125,6 +125,7 @@ export function homeFor(me: Me | undefined): string {
   if (mayAdmin(me)) return "/admin";
   if (me?.user.role === "handler") return "/dept";
   if (me?.user.role === "citizen" || !mayScreen(me)) return "/m/report";
+  if (me?.user.role === "leader") return "/leader";
   return "/screen";
 }
 

@@ -21,6 +21,7 @@ export const router = createRouter({
     { path: "/m/report", component: MobileReportView, meta: { auth: true } },
     { path: "/m/mine", component: MobileMineView, meta: { auth: true } },
     { path: "/admin", component: AdminView, meta: { auth: true }, redirect: "/admin/users", children: adminRoutes },
+    { path: "/leader", component: () => import("./views/LeaderView.vue"), meta: { auth: true } },
   ],
 });
 

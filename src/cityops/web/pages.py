@@ -25,6 +25,7 @@ PAGE_ROUTES = (
     "/admin/categories",
     "/admin/calendar",
     "/admin/audit",
+    "/leader",
 )
 NOT_BUILT = "front end not built: run make frontend"
 
