@@ -143,6 +143,8 @@ def test_leader_reads_switches_sorts_and_exports(
     page.click("[data-preset=today]")
     expect(period).to_contain_text("2026-03-04")
     _expect_table(page, _expected(rt, actor, *wednesday, "department"))
+    on_time = page.locator("[data-chart=on-time] [data-testid=chart-empty]")
+    expect(on_time).to_have_text("本期没有处置完成的事件")  # nothing handled on Wednesday
 
     page.click("[data-group=district]")
     expect(page).to_have_url(f"{live_url}/leader?period=today&group_by=district")
