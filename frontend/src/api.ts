@@ -82,9 +82,14 @@ export async function objectUrl(path: string): Promise<string> {
 }
 
 /** May this user work the case queue (register or dispatch)? */
-export function mayWorkCases(me: Me | undefined): boolean {
+/** Does this user hold the permission? An administrator's `*` holds them all. */
+export function may(me: Me | undefined, permission: string): boolean {
   const perms = me?.permissions ?? [];
-  return perms.includes("cases.register") || perms.includes("cases.dispatch");
+  return perms.includes("*") || perms.includes(permission);
+}
+
+export function mayWorkCases(me: Me | undefined): boolean {
+  return may(me, "cases.register") || may(me, "cases.dispatch");
 }
 
 export async function login(username: string, password: string): Promise<void> {
@@ -115,8 +120,7 @@ export async function upload(file: Blob, filename = "photo"): Promise<{ id: stri
 
 /** May this user see the command screen (cases and indicators)? */
 export function mayScreen(me: Me | undefined): boolean {
-  const perms = me?.permissions ?? [];
-  return perms.includes("cases.read") && perms.includes("kpi.read");
+  return may(me, "cases.read") && may(me, "kpi.read");
 }
 
 /** Where a user lands after logging in: citizens on the phone report page, department

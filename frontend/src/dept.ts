@@ -1,5 +1,5 @@
 // Types and helpers of the department workspace (/dept).
-import type { Me } from "./api";
+import { may, type Me } from "./api";
 
 export interface Named { code: string; name_zh: string; name_en: string }
 export interface Person { id: string; username: string; display_name: string; role: string }
@@ -52,8 +52,7 @@ export const STATE_CHOICES = ["queue", "dispatched", "accepted", "handled", "all
 
 /** May this user work a department's queue (accept or handle cases)? */
 export function mayWorkDepartment(me: Me | undefined): boolean {
-  const perms = me?.permissions ?? [];
-  return perms.includes("*") || perms.includes("cases.accept") || perms.includes("cases.handle");
+  return may(me, "cases.accept") || may(me, "cases.handle");
 }
 
 /** The time limit of the stage the case is in (the handling limit while with a department). */
