@@ -153,7 +153,13 @@ def handle(rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, body: Handle
 @router.post("/cases/{case_id}/verify", response_model=CaseOut)
 def verify(rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, body: VerifyBody) -> CaseOut:
     return service.verify_case(
-        rt, actor=actor, case_id=case_id, passed=body.passed, note=body.note, photos=body.photos
+        rt,
+        actor=actor,
+        case_id=case_id,
+        passed=body.passed,
+        note=body.note,
+        photos=body.photos,
+        client_ref=body.client_ref,
     )
 
 

@@ -19,6 +19,8 @@ from cityops.org.schemas import AreaRef, DepartmentRef, UserRef
 
 Source = Literal["citizen", "gridworker", "hotline", "open311", "sensor", "internal"]
 Priority = Literal["urgent", "high", "normal"]
+# A sender's reference for one command (an offline phone's queue entry), so a resend is safe.
+CLIENT_REF_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 
 
 class Point(BaseModel):
@@ -44,7 +46,7 @@ class CaseIn(BaseModel):
     photos: list[uuid.UUID] = Field(default_factory=list)
     source: Source | None = None
     reporter: Reporter | None = None
-    client_ref: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    client_ref: str | None = Field(default=None, max_length=64, pattern=CLIENT_REF_PATTERN)
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("description", "title")
@@ -207,6 +209,12 @@ class VerifyBody(_Body):
     passed: bool
     note: str | None = Field(default=None, max_length=2000)
     photos: list[uuid.UUID] = Field(default_factory=list)
+    client_ref: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=CLIENT_REF_PATTERN,
+        description="the sender's reference for this command: a resend answers the first result",
+    )
 
 
 class EvaluateBody(_Body):

@@ -245,8 +245,13 @@ def verify_case(
     passed: bool,
     note: str | None = None,
     photos: list[uuid.UUID] | None = None,
+    client_ref: str | None = None,
 ) -> CaseOut:
-    """核查: on-site check; a failure sends the case back to the department with a reason."""
+    """核查: on-site check; a failure sends the case back to the department with a reason.
+
+    ``client_ref`` makes the command safe to resend (a phone's offline queue): a replay by the
+    same user answers the case as it stands instead of a second verification or a conflict.
+    """
 
     def apply(tx: Transaction, case: Case, now: datetime) -> tuple[str | None, dict[str, Any]]:
         if passed:
@@ -266,6 +271,7 @@ def verify_case(
         values=values,
         apply=apply,
         passed=passed,
+        client_ref=client_ref,
     )
 
 

@@ -185,13 +185,20 @@ def act(
     values: dict[str, Any],
     apply: Apply,
     passed: bool | None = None,
+    client_ref: str | None = None,
 ) -> CaseOut:
-    """Run one transition: permission, jurisdiction, state, required fields, then ``apply``."""
+    """Run one transition: permission, jurisdiction, state, required fields, then ``apply``.
+
+    With a ``client_ref`` (a phone's reference for one command) a replay of a command this
+    actor already made on this case answers the case as it stands instead of acting twice.
+    """
     transition = transition_of(action)
     actor.require(transition.permission)
     with rt.db.transaction() as tx:
         case = load_case(tx.session, case_id, for_update=True)
         check_who(actor, case, transition.who)
+        if client_ref and already_done(tx.session, case, actor, action, client_ref, passed):
+            return present(tx.session, actor, case)
         transition = transition_for(action, State(case.state))
         check_required(transition, values)
         before, from_state, now = snapshot(case), case.state, rt.clock.now()
@@ -200,11 +207,39 @@ def act(
         case.updated_at = now
         restart_clock(rt, tx.session, case, from_state, now, action)
         uploads = data.pop("_uploads", [])
+        if client_ref and actor.user_id:
+            data["client_ref"] = client_ref
         event = record_step(tx.session, case, actor, action, from_state, now, note, data)
         for upload_ids, stage in uploads:
             attach(claim_uploads(rt, tx.session, actor, upload_ids, "photos"), case, event, stage)
         audit_and_emit(tx, actor, case, action, from_state, now, before)
         return present(tx.session, actor, case)
+
+
+def already_done(
+    session: Session,
+    case: Case,
+    actor: Actor,
+    action: Action,
+    client_ref: str,
+    passed: bool | None,
+) -> bool:
+    """Has this actor already made the command ``client_ref`` on this case?
+
+    The reference names one command: reusing it for another one (a different action, or a
+    verification with the other outcome) is refused rather than silently answered.
+    """
+    if actor.user_id is None:
+        return False
+    rows = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.actor_id == actor.user_id)
+    )
+    earlier = next((e for e in rows if (e.data or {}).get("client_ref") == client_ref), None)
+    if earlier is None:
+        return False
+    if earlier.action != action.value or (earlier.data or {}).get("passed") != passed:
+        raise invalid("client_ref", "this reference was already used for another command", "reused")
+    return True
 
 
 def transition_of(action: Action) -> Transition:
