@@ -5,21 +5,18 @@ docs/screenshots/citizen-report.png and docs/screenshots/citizen-mine.png."""
 
 from __future__ import annotations
 
-import io
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from cityops.cases import service
 from cityops.cases.schemas import CaseFilter
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
-from factories.browser import log_in
+from factories.browser import log_in, png, tap_map
 
 pytestmark = pytest.mark.e2e
 
@@ -27,31 +24,6 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 # Inside grid 99010100100101 of district 990101.
 TAP = (112.95, 28.12)
-
-
-def png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (32, 24), (200, 120, 40)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _mercator_y(lat: float) -> float:
-    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-
-def tap_map(page: Page, lon: float, lat: float) -> None:
-    """Tap the pin map at a point, from the bounds the fitted map reports."""
-    pin_map = page.get_by_test_id("pin-map")
-    expect(pin_map).to_have_attribute("data-map-ready", "true")
-    west, south, east, north = (float(v) for v in pin_map.get_attribute("data-bounds").split(","))
-    size = page.evaluate(
-        "() => { const r = document.querySelector('[data-testid=pin-map]')"
-        ".getBoundingClientRect(); return { width: r.width, height: r.height }; }"
-    )
-    x = (lon - west) / (east - west) * size["width"]
-    top, bottom = _mercator_y(north), _mercator_y(south)
-    y = (top - _mercator_y(lat)) / (top - bottom) * size["height"]
-    pin_map.click(position={"x": x, "y": y})
 
 
 def test_citizen_reports_and_rates_a_case(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+import io
+import math
+
+from PIL import Image
+from playwright.sync_api import Page, expect
 
 PASSWORD = "correct-horse-battery"
 
@@ -14,3 +18,29 @@ def log_in(page: Page, base: str, username: str, *, lands_on: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}{lands_on}")
+
+
+def png() -> bytes:
+    """A small PNG, as a phone camera would hand it to the page."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _mercator_y(lat: float) -> float:
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def tap_map(page: Page, lon: float, lat: float) -> None:
+    """Tap the pin map at a point, from the bounds the fitted map reports."""
+    pin_map = page.get_by_test_id("pin-map")
+    expect(pin_map).to_have_attribute("data-map-ready", "true")
+    west, south, east, north = (float(v) for v in pin_map.get_attribute("data-bounds").split(","))
+    size = page.evaluate(
+        "() => { const r = document.querySelector('[data-testid=pin-map]')"
+        ".getBoundingClientRect(); return { width: r.width, height: r.height }; }"
+    )
+    x = (lon - west) / (east - west) * size["width"]
+    top, bottom = _mercator_y(north), _mercator_y(south)
+    y = (top - _mercator_y(lat)) / (top - bottom) * size["height"]
+    pin_map.click(position={"x": x, "y": y})
