@@ -123,11 +123,12 @@ export function mayScreen(me: Me | undefined): boolean {
   return may(me, "cases.read") && may(me, "kpi.read");
 }
 
-/** Where a user lands after logging in: citizens on the phone report page, department
- *  handlers on their department's queue. */
+/** Where a user lands after logging in: administrators on the admin pages, department
+ *  handlers on their department's queue, grid workers and citizens on their phone pages. */
 export function homeFor(me: Me | undefined): string {
   if (mayAdmin(me)) return "/admin";
   if (me?.user.role === "handler") return "/dept";
+  if (me?.user.role === "gridworker") return "/m/grid";
   if (me?.user.role === "citizen" || !mayScreen(me)) return "/m/report";
   if (me?.user.role === "leader") return "/leader";
   return "/screen";

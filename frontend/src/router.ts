@@ -8,6 +8,10 @@ import MobileMineView from "./views/MobileMineView.vue";
 import MobileReportView from "./views/MobileReportView.vue";
 import OpsView from "./views/OpsView.vue";
 import ScreenView from "./views/ScreenView.vue";
+import GridCasesView from "./views/grid/GridCasesView.vue";
+import GridCaseView from "./views/grid/GridCaseView.vue";
+import GridOutboxView from "./views/grid/GridOutboxView.vue";
+import GridReportView from "./views/grid/GridReportView.vue";
 
 export const router = createRouter({
   history: createWebHistory("/"),
@@ -22,6 +26,10 @@ export const router = createRouter({
     { path: "/m/mine", component: MobileMineView, meta: { auth: true } },
     { path: "/admin", component: AdminView, meta: { auth: true }, redirect: "/admin/users", children: adminRoutes },
     { path: "/leader", component: () => import("./views/LeaderView.vue"), meta: { auth: true } },
+    { path: "/m/grid", component: GridCasesView, meta: { auth: true } },
+    { path: "/m/grid/report", component: GridReportView, meta: { auth: true } },
+    { path: "/m/grid/outbox", component: GridOutboxView, meta: { auth: true } },
+    { path: "/m/grid/cases/:id", component: GridCaseView, meta: { auth: true } },
   ],
 });
 

@@ -27,6 +27,7 @@ PAGE_ROUTES = (
     "/admin/audit",
     "/leader",
 )
+GRID_ROUTES = ("/m/grid", "/m/grid/report", "/m/grid/outbox", "/m/grid/cases/{case_id}")
 NOT_BUILT = "front end not built: run make frontend"
 
 
@@ -44,5 +45,16 @@ def install_pages(app: FastAPI, build_dir: Path = BUILD_DIR) -> None:
             return PlainTextResponse(NOT_BUILT, status_code=503)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
-    for path in PAGE_ROUTES:
+    def service_worker() -> Response:
+        # At the root so that its scope may cover the phone pages (/m/); never cached, so a
+        # new build's worker (a new cache version) is picked up on the next visit.
+        script = build_dir / "sw.js"
+        if not script.is_file():
+            return PlainTextResponse(NOT_BUILT, status_code=503)
+        return FileResponse(
+            script, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+        )
+
+    for path in (*PAGE_ROUTES, *GRID_ROUTES):
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/sw.js", service_worker, methods=["GET"], include_in_schema=False)
