@@ -9,15 +9,18 @@ from fastapi import FastAPI
 from cityops.cases import api as cases_api
 from cityops.cases import kpi_api
 from cityops.cases import tasks as cases_tasks
+from cityops.cases.events import CaseChanged
+from cityops.cases.live import CaseFeed
 from cityops.cases.open311 import api as open311_api
 from cityops.core.bus import Bus
 from cityops.core.clock import Clock, SystemClock
 from cityops.core.config import Settings, load_settings
 from cityops.core.db import Database, create_db_engine
 from cityops.core.files import LocalFileStore
+from cityops.core.live import LiveHub
 from cityops.core.runtime import Runtime
 from cityops.org import api as org_api
-from cityops.web import audit_api
+from cityops.web import audit_api, live_api, overview_api
 from cityops.web.app import create_web_app
 
 
@@ -47,5 +50,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         kpi_api.router,
         audit_api.router,
         open311_api.router,
+        live_api.router,
+        overview_api.router,
     ]
-    return create_web_app(runtime, routers)
+    # The live feed reads the timeline of every worker; a commit here also wakes it at once.
+    live = LiveHub([CaseFeed(runtime)])
+    runtime.db.bus.subscribe(CaseChanged, live.wake)
+    return create_web_app(runtime, routers, live=live)

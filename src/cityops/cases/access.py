@@ -3,6 +3,9 @@ reporter). Pure functions over the actor and the case row."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Protocol
+
 from cityops.cases.models import Case
 from cityops.cases.workflow import Who
 from cityops.core.auth import Actor
@@ -12,11 +15,22 @@ _CITY_WIDE = frozenset({"admin", "system"})
 _SEE_PHONE = frozenset({"admin", "system", "operator", "dispatcher"})
 
 
-def is_reporter(actor: Actor, case: Case) -> bool:
+class ReadScope(Protocol):
+    """The columns of a case that decide who may read it (a row, or a copy kept by the feed)."""
+
+    @property
+    def reporter_id(self) -> uuid.UUID | None: ...
+    @property
+    def department_id(self) -> uuid.UUID | None: ...
+    @property
+    def area_path(self) -> str: ...
+
+
+def is_reporter(actor: Actor, case: ReadScope) -> bool:
     return actor.user_id is not None and case.reporter_id == actor.user_id
 
 
-def can_read(actor: Actor, case: Case, *, follows: bool = False) -> bool:
+def can_read(actor: Actor, case: ReadScope, *, follows: bool = False) -> bool:
     """``follows``: the actor reported a case that was merged into this one."""
     if actor.role in _CITY_WIDE or is_reporter(actor, case) or follows:
         return True

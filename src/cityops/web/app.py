@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,20 +18,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityops import __version__
 from cityops.core.context import request_id_var
+from cityops.core.live import LiveHub
 from cityops.core.runtime import Runtime
 from cityops.web.docs_pages import install_docs
 from cityops.web.errors import install_error_handlers
 from cityops.web.pages import install_pages
 
 
-def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
+def create_web_app(
+    runtime: Runtime, routers: list[APIRouter], *, live: LiveHub | None = None
+) -> FastAPI:
     """Build the ASGI app around an already composed runtime."""
+    live = live or LiveHub([])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime.settings.run_scheduler:
             runtime.scheduler.start()
+        live.start()
+        restore = _end_streams_on_signal(live)
         yield
+        restore()
+        await live.stop()
         runtime.scheduler.stop()
 
     app = FastAPI(
@@ -40,6 +51,7 @@ def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.live = live
     app.add_middleware(RequestContext)
     install_error_handlers(app)
     install_docs(app)
@@ -48,6 +60,31 @@ def create_web_app(runtime: Runtime, routers: list[APIRouter]) -> FastAPI:
         app.include_router(router)
     install_pages(app)
     return app
+
+
+def _end_streams_on_signal(live: LiveHub) -> Callable[[], None]:
+    """uvicorn waits for every open response before it shuts down, and an event stream never
+    ends by itself: on SIGINT/SIGTERM end the streams first, then run the server's handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(sig: int, frame: Any) -> None:
+        loop.call_soon_threadsafe(live.close_streams)
+        prior = previous[signal.Signals(sig)]
+        if callable(prior):
+            prior(sig, frame)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, prior in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, prior)
+
+    return restore
 
 
 class RequestContext:
