@@ -1,20 +1,25 @@
 """The command screen (一屏观览) in headless Chromium: log in, read the KPI tiles, see the map,
-switch language; writes the screenshots under docs/screenshots/."""
+switch language, watch a new report arrive live, follow a tile to the cases behind it; writes
+the screenshots under docs/screenshots/ (1920×1080 wall screen and 1366×768 laptop)."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect
 
 from cityops.cases.tasks import scan_sla
 from cityops.core.runtime import Runtime
-from factories.cases import IN_GRID, OTHER_DISTRICT, make_case
+from factories.browser import log_in
+from factories.cases import IN_GRID, OTHER_DISTRICT, OTHER_GRID, make_case
 
 pytestmark = pytest.mark.e2e
 
@@ -24,11 +29,19 @@ OPEN = ["reported", "registered", "dispatched", "returned", "accepted", "handled
 
 
 def _seed_cases(rt: Runtime, actor: Callable[[str], Any]) -> None:
-    """Old cases gone overdue and closed ones, then a few reported today."""
+    """Old cases gone overdue and closed ones, a few closed in the last days (the trend and the
+    ranking), then a few reported today."""
     make_case(rt, actor, "dispatched")
     make_case(rt, actor, "accepted", lon=OTHER_DISTRICT[0], lat=OTHER_DISTRICT[1])
     make_case(rt, actor, "evaluated", lon=IN_GRID[0] + 0.01)
-    rt.clock.advance(days=20)  # type: ignore[attr-defined]
+    rt.clock.advance(days=16)  # type: ignore[attr-defined]
+    days = [("E-01-02", "B-01-01"), ("B-02-01",), ("E-01-02", "B-01-01")]
+    for day, categories in enumerate(days):
+        for index, category in enumerate(categories):
+            lon = OTHER_GRID[0] + 0.01 * index + 0.004 * day
+            make_case(rt, actor, "evaluated", category=category, lon=lon, lat=OTHER_GRID[1])
+        rt.clock.advance(days=1)  # type: ignore[attr-defined]
+    rt.clock.advance(days=1)  # type: ignore[attr-defined]
     scan_sla(rt)
     for offset in range(4):
         make_case(rt, actor, "reported", lon=IN_GRID[0] + offset * 0.004, lat=IN_GRID[1])
@@ -96,6 +109,80 @@ def test_command_screen(
     expect(page.locator("[data-kpi=open] .label")).to_have_text("Open cases")
     page.click("[data-locale=zh-CN]")
     expect(page.locator("[data-kpi=open] .label")).to_have_text("在办案件")
+    expect(page.get_by_test_id("trend-chart").locator("canvas")).to_have_count(1)
+    expect(page.get_by_test_id("ranking-chart").locator("canvas")).to_have_count(1)
+    _a_report_arrives_live(page, live_url, auth("citizen"))
+    expect(page.locator("[data-kpi=today] b")).to_have_text(str(int(expected["today"]) + 1))
     page.screenshot(path=str(SHOTS / "command-screen.png"))
+    _the_overdue_tile_opens_its_cases(page, live_url, expected["overdue"])
+    context.close()
+    assert errors == []
+
+
+def _a_report_arrives_live(page: Page, base: str, citizen: dict[str, str]) -> None:
+    """A report made through the API shows in the feed and on the map within 1 s of its POST
+    returning, without a reload (the functional deadline of the issue)."""
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-status", "live")
+    body = {
+        "description": "人行道上的井盖缺失，行人容易踩空",
+        "category_code": "E-01-02",
+        "location": {"lon": IN_GRID[0] + 0.02, "lat": IN_GRID[1] + 0.01},
+    }
+    response = httpx.post(f"{base}/api/v1/cases", json=body, headers=citizen, timeout=10)
+    returned = time.monotonic()
+    assert response.status_code == 201, response.text
+    number = response.json()["number"]
+    item = page.locator(f'[data-testid=live-feed] [data-case-number="{number}"]')
+    expect(item).to_be_visible(timeout=1000)
+    left = max(1.0, 1000 - (time.monotonic() - returned) * 1000)
+    expect(page.get_by_test_id("city-map")).to_have_attribute(
+        "data-live-cases", re.compile(rf"(^| ){number}( |$)"), timeout=left
+    )
+    expect(item).to_contain_text(response.json()["title"])
+    expect(page.locator("[data-testid=live-feed] li").first).to_have_attribute(
+        "data-case-number", str(number)
+    )
+
+
+def _the_overdue_tile_opens_its_cases(page: Page, base: str, overdue: str) -> None:
+    page.click("[data-kpi=overdue] a")
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/ops\?.*overdue=1"))
+    expect(page.locator("select[name=state]")).to_have_value("open")
+    expect(page.locator("input[name=overdue]")).to_be_checked()
+    expect(page.get_by_test_id("queue-row")).to_have_count(int(overdue))
+    expect(page.get_by_test_id("overdue-badge")).to_have_count(int(overdue))
+    expect(page.get_by_test_id("pager")).to_contain_text(f"共 {overdue} 件")
+
+
+def test_the_feed_opens_the_case_and_the_laptop_layout(
+    rt: Runtime, actor: Callable[[str], Any], live_url: str, browser: Browser
+) -> None:
+    """On a 1366×768 laptop: every panel is on screen, and a feed item opens its case."""
+    _seed_cases(rt, actor)
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.clock.set_fixed_time(rt.clock.now())
+    log_in(page, live_url, "operator", lands_on="/screen")
+    expect(page.get_by_test_id("city-map")).to_have_attribute(
+        "data-map-ready", "true", timeout=30_000
+    )
+    expect(page.get_by_test_id("live-status")).to_have_attribute("data-status", "live")
+    expect(page.locator("[data-kpi=on-time] b")).not_to_have_text("…")
+    for panel in ("kpi-tiles", "city-map", "trend-chart", "ranking-chart", "live-feed"):
+        box = page.get_by_test_id(panel).bounding_box()
+        assert box is not None, panel
+        assert box["width"] > 100, panel
+        assert 0 <= box["x"] <= box["x"] + box["width"] <= 1366, panel
+        assert 0 <= box["y"] < 768, panel
+    case = make_case(rt, actor, "registered", lon=IN_GRID[0] + 0.03)
+    item = page.locator(f'[data-testid=live-feed] [data-case-number="{case.number}"]')
+    expect(item.first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "command-screen-laptop.png"))
+    item.first.locator("button").click()
+    page.wait_for_url(re.compile(rf"/ops\?case={case.number}$"))
+    expect(page.get_by_test_id("case-detail")).to_contain_text(f"#{case.number}")
+    expect(page.get_by_test_id("case-detail")).to_have_attribute("data-state", "registered")
     context.close()
     assert errors == []
