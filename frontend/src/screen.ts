@@ -27,17 +27,16 @@ export interface TrendSeries {
 
 export interface Trend { days: string[]; since: string; until: string; series: TrendSeries[] }
 
-export interface KpiFigures {
-  reported: number;
+/** GET /api/v1/overview/performance: the figures of /kpi, in total and per department. */
+export interface OnTime extends Partial<Named> {
   handled: number;
   on_time: number;
   on_time_rate: number | null;
+  rating_count: number;
   satisfaction: number | null;
 }
 
-export interface KpiRow extends Partial<Named> { id: string | null; figures: KpiFigures }
-
-export interface KpiReport { since: string; until: string; total: KpiRow; rows: KpiRow[] }
+export interface Performance { since: string; until: string; total: OnTime; departments: OnTime[] }
 
 /** Query of /ops (see OpsView): every value a string. */
 export type Drill = Record<string, string>;
@@ -61,7 +60,7 @@ export function cityDay(day: string): { since: string; until: string } {
 }
 
 /** Where each KPI tile leads: the cases its figure counts (or, for rates, measures). */
-export function kpiDrills(report: KpiReport | undefined, now = new Date()): Record<string, Drill> {
+export function kpiDrills(report: Performance | undefined, now = new Date()): Record<string, Drill> {
   const period: Drill = report ? { since: report.since, until: report.until } : {};
   return {
     today: { state: "all", since: todayStartCst(now), sort: "-created_at" },

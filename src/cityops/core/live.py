@@ -58,7 +58,7 @@ class LiveSource(Protocol):
 def id_floor(epoch_seconds: float) -> uuid.UUID:
     """The lowest UUIDv7 made at ``epoch_seconds``: every id made later compares above it."""
     # The epsilon keeps id_floor(id_seconds(x)) exact despite binary fractions.
-    millis = max(math.floor(epoch_seconds * 1000 + 1e-6), 0)
+    millis = max(math.floor(epoch_seconds * 1000 + 1e-3), 0)
     return uuid.UUID(int=(millis & ((1 << 48) - 1)) << 80)
 
 

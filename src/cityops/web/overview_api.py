@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cityops.cases.overview import MapPoints, Trend, case_trend, map_points
+from cityops.cases.overview import (
+    MapPoints,
+    Performance,
+    Trend,
+    case_trend,
+    map_points,
+    performance,
+)
 from cityops.web.deps import CurrentActor, RuntimeDep
 
 router = APIRouter(prefix="/api/v1/overview", tags=["overview"])
@@ -33,3 +40,14 @@ def trend(
 ) -> Trend:
     """Cases reported per day (China Standard Time) by top-level category."""
     return case_trend(rt, actor=actor, days=days, top=top)
+
+
+@router.get("/performance", response_model=Performance)
+def on_time(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> Performance:
+    """On-time rate and satisfaction of the last ``days`` days, in total and per department
+    (the figures of ``GET /api/v1/kpi``, in one cheap aggregate for the command screen)."""
+    return performance(rt, actor=actor, days=days)

@@ -11,11 +11,12 @@ from cityops.cases import service
 from cityops.cases.tasks import scan_sla
 from cityops.core.runtime import Runtime
 from factories.api import Api, error, fields
-from factories.cases import OTHER_DISTRICT, make_case
+from factories.cases import OTHER_DISTRICT, handler_of, make_case
 from factories.org import bearer, make_user
 
 POINTS = "/api/v1/overview/points"
 TREND = "/api/v1/overview/trend"
+PERFORMANCE = "/api/v1/overview/performance"
 
 
 def _district_operator(rt: Runtime, api: Api, actor: Callable[[str], Any], district: str) -> str:
@@ -126,7 +127,7 @@ def test_bad_parameters_name_the_field(
     assert field in fields(api.get("operator", url, **params))
 
 
-@pytest.mark.parametrize("url", [POINTS, TREND])
+@pytest.mark.parametrize("url", [POINTS, TREND, PERFORMANCE])
 @pytest.mark.parametrize("who", ["handler-chengguan-990101", "gridworker", "citizen"])
 def test_roles_without_indicators_are_refused(api: Api, url: str, who: str) -> None:
     assert error(api.get(who, url), 403)["code"] == "permission_denied"
@@ -135,3 +136,39 @@ def test_roles_without_indicators_are_refused(api: Api, url: str, who: str) -> N
 @pytest.mark.parametrize("url", [POINTS, TREND])
 def test_anonymous_is_refused(api: Api, url: str) -> None:
     assert error(api.get(None, url), 401)["code"] == "not_authenticated"
+
+
+def test_performance_gives_the_figures_of_the_kpi_report(
+    rt: Runtime, api: Api, actor: Callable[[str], Any]
+) -> None:
+    make_case(rt, actor, "evaluated")
+    make_case(rt, actor, "evaluated", lon=OTHER_DISTRICT[0], lat=OTHER_DISTRICT[1])
+    late = make_case(rt, actor, "accepted")
+    make_case(rt, actor, "dispatched")
+    rt.clock.advance(days=20)  # type: ignore[attr-defined]
+    service.handle_case(rt, actor=actor(handler_of(late)), case_id=late.id, note="已处理")
+    rt.clock.advance(minutes=1)  # type: ignore[attr-defined]  # the period ends before "now"
+    body = api.get("operator", PERFORMANCE).json()
+    kpi = api.get("operator", "/api/v1/kpi", group_by="department").json()
+    assert (body["since"], body["until"]) == (kpi["since"], kpi["until"])
+    figures = kpi["total"]["figures"]
+    total = body["total"]
+    assert (total["handled"], total["on_time"]) == (3, 2)
+    assert total["on_time_rate"] == pytest.approx(figures["on_time_rate"])
+    assert total["satisfaction"] == pytest.approx(figures["satisfaction"])
+    assert total["rating_count"] == figures["rating_count"] == 2
+    rows = {r["code"]: r["figures"] for r in kpi["rows"] if r["figures"]["handled"]}
+    assert [d["code"] for d in body["departments"]] == sorted(
+        rows, key=lambda code: (-rows[code]["on_time_rate"], -rows[code]["handled"], code)
+    )
+    for department in body["departments"]:
+        assert department["on_time_rate"] == pytest.approx(rows[department["code"]]["on_time_rate"])
+    assert body["departments"][-1]["on_time_rate"] < 1
+
+
+def test_performance_takes_days_and_refuses_handlers(api: Api) -> None:
+    assert "days" in fields(api.get("operator", PERFORMANCE, days=0))
+    assert "days" in fields(api.get("operator", PERFORMANCE, days=367))
+    assert error(api.get("handler-chengguan-990101", PERFORMANCE), 403)["code"] == (
+        "permission_denied"
+    )
