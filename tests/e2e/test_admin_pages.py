@@ -178,6 +178,25 @@ def test_an_operator_has_no_access_to_administration(live_url: str, browser: Bro
     assert errors == []
 
 
+def test_an_admin_also_opens_the_command_screen_and_the_workspace(
+    live_url: str, browser: Browser
+) -> None:
+    """An administrator holds every permission (``*``): the other desks open for them too."""
+    context, page, errors = open_page(browser)
+    log_in(page, live_url, "admin", lands_on="/admin/users")
+
+    page.goto(f"{live_url}/screen")
+    expect(page.get_by_test_id("kpi-tiles")).to_be_visible()
+    expect(page.get_by_test_id("no-access")).to_have_count(0)
+    expect(page.get_by_test_id("nav-ops")).to_be_visible()
+    page.get_by_test_id("nav-ops").click()
+    page.wait_for_url(f"{live_url}/ops")
+    expect(page.get_by_test_id("nav-screen")).to_be_visible()
+    expect(page.get_by_test_id("no-access")).to_have_count(0)
+    context.close()
+    assert errors == []
+
+
 def test_admin_edits_a_department_and_sees_a_taken_code_beside_its_field(
     rt: Runtime, live_url: str, browser: Browser
 ) -> None:
