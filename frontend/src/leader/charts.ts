@@ -20,6 +20,20 @@ function shortName(name: string): string {
   return name.length > 12 ? `${name.slice(0, 11)}…` : name;
 }
 
+/** The groups a chart shows at once; more scroll (a slider beside the axis, or the wheel). */
+const VISIBLE = 10;
+
+function scroller(count: number, axis: "xAxisIndex" | "yAxisIndex"): ChartOption["dataZoom"] {
+  if (count <= VISIBLE) return [];
+  const slider = axis === "yAxisIndex"
+    ? { right: 0, width: 12 } : { bottom: 0, height: 12 };
+  return [
+    { type: "inside", [axis]: 0, startValue: 0, endValue: VISIBLE - 1, zoomLock: true },
+    { type: "slider", [axis]: 0, startValue: 0, endValue: VISIBLE - 1, zoomLock: true,
+      showDetail: false, brushSelect: false, textStyle: { color: TEXT }, ...slider },
+  ];
+}
+
 /** Horizontal bars of one figure per group, best at the top; groups without it left out. */
 function ranking(
   groups: Named[],
@@ -32,8 +46,10 @@ function ranking(
     .map((g) => ({ name: g.name, value: value(g.row) }))
     .filter((g): g is { name: string; value: number } => g.value !== null)
     .sort((a, b) => b.value - a.value);
+  const scrolls = ranked.length > VISIBLE;
   return {
-    grid: { left: 8, right: 48, top: 8, bottom: 8, containLabel: true },
+    grid: { left: 8, right: scrolls ? 64 : 48, top: 8, bottom: 8, containLabel: true },
+    dataZoom: scroller(ranked.length, "yAxisIndex"),
     tooltip: { trigger: "item", valueFormatter: (v) => axis.format(Number(v)) },
     xAxis: {
       type: "value", max: axis.max, axisLabel: { color: TEXT, formatter: axis.format },
@@ -70,7 +86,8 @@ export function volume(groups: Named[], names: { reported: string; closed: strin
     data: groups.map((g) => pick(g.row)),
   });
   return {
-    grid: { left: 8, right: 8, top: 32, bottom: 8, containLabel: true },
+    grid: { left: 8, right: 8, top: 32, bottom: groups.length > VISIBLE ? 24 : 8, containLabel: true },
+    dataZoom: scroller(groups.length, "xAxisIndex"),
     legend: { top: 0, textStyle: { color: TEXT } },
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
     xAxis: {
