@@ -53,6 +53,14 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="serve afterwards")
     ] = True,
     days: Annotated[int, typer.Option(help="days of case history to generate")] = 30,
+    cases: Annotated[
+        int | None,
+        typer.Option(
+            help="write this many cases over --days in bulk instead of replaying the history"
+            " (load tests: no photos, no audit records)",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Create the demo city (if the database is empty) and serve it."""
     from cityops.demo.city import build_demo_city
@@ -61,7 +69,7 @@ def demo(
     runtime = runtime_or_exit()
     with domain_errors():
         credentials = build_demo_city(
-            runtime, days=days, progress=lambda line: typer.echo(line, err=True)
+            runtime, days=days, cases=cases, progress=lambda line: typer.echo(line, err=True)
         )
     typer.echo(credentials.describe(runtime.settings))
     if serve_after:

@@ -22,6 +22,7 @@ from cityops.core.clock import FrozenClock
 from cityops.core.config import Settings
 from cityops.core.errors import Conflict, NotAuthenticated, invalid
 from cityops.core.runtime import Runtime
+from cityops.demo.bulk import bulk_cases
 from cityops.demo.geography import changsha
 from cityops.demo.history import STATES, HistoryStats, generate_history
 from cityops.demo.places import CityMap
@@ -128,12 +129,19 @@ def _stats_lines(stats: HistoryStats) -> list[str]:
 
 
 def build_demo_city(
-    rt: Runtime, *, days: int = 30, seed: int = 2026, progress: Progress | None = None
+    rt: Runtime,
+    *,
+    days: int = 30,
+    seed: int = 2026,
+    cases: int | None = None,
+    progress: Progress | None = None,
 ) -> DemoCredentials:
     """Build the demo city into an empty database, or return the credentials of the one there.
 
     The history covers ``days`` days up to the runtime clock's current time and is the same
-    for the same ``seed`` and end time.
+    for the same ``seed`` and end time. With ``cases``, that many cases are written in bulk
+    over those days instead of replaying the history (:mod:`cityops.demo.bulk`: for load
+    tests; no photos, no audit records).
     """
     say = progress or (lambda _message: None)
     if _demo_exists(rt):
@@ -141,6 +149,8 @@ def build_demo_city(
     settings = rt.settings
     if days < 0:
         raise invalid("days", "must be zero or more", "out_of_range")
+    if cases is not None and (cases < 0 or (cases and days < 1)):
+        raise invalid("cases", "must be zero or more, over at least one day", "out_of_range")
     if settings.demo_password is not None and len(settings.demo_password) < 8:
         raise invalid("CITYOPS_DEMO_PASSWORD", "use at least 8 characters", "too_short")
     password = settings.demo_password or secrets.token_urlsafe(9)
@@ -160,11 +170,15 @@ def build_demo_city(
         data=ApiKeyIn(name="open311", username=INTEGRATION_USER),
         key=settings.demo_api_key,
     ).key
-    say(f"Replaying {days} days of cases …")
-    cast = load_cast(setup, key)
-    stats = generate_history(
-        setup, cast=cast, cmap=cmap, start=start, end=end, seed=seed, progress=progress
-    )
+    if cases is not None:
+        say(f"Writing {cases} cases over {days} days in bulk …")
+        stats = bulk_cases(rt, count=cases, days=max(days, 1), seed=seed, progress=progress)
+    else:
+        say(f"Replaying {days} days of cases …")
+        cast = load_cast(setup, key)
+        stats = generate_history(
+            setup, cast=cast, cmap=cmap, start=start, end=end, seed=seed, progress=progress
+        )
     seeded = [DemoAccount(name, role) for name, role in organisation.users.items()]
     return DemoCredentials(
         password=password,
