@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -383,8 +384,27 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_async(coroutine: Any) -> Any:
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(coroutine)
+    """Run a coroutine to completion on a new event loop. Where this thread already runs one
+    (Playwright's sync API keeps a loop running in its thread), in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            return runner.run(coroutine)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = run_async(coroutine)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="run-async")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 # --------------------------------------------------------------------------- server process
