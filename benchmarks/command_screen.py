@@ -348,6 +348,9 @@ def log_in(browser: Browser, base: str) -> tuple[str, dict[str, float]]:
     with browser.page(base) as page:
         page.goto("/login")
         page.wait_for_selector("#username")
+        page.wait_for_function(
+            "() => performance.getEntriesByName('first-contentful-paint').length > 0"
+        )
         paints = page.evaluate(
             "() => Object.fromEntries(performance.getEntriesByType('paint')"
             ".map(e => [e.name, e.startTime]))"
