@@ -220,7 +220,6 @@ class LoadThread(threading.Thread):
         self.connections = connections
         self.categories = [text.code for text in REPORTS]  # what the demo's citizens report
         self.posted: list[Posted] = []
-        self.started_at = self.finished_at = 0.0
         self.error: BaseException | None = None
         self._headers = f"X-API-Key: {api_key}\r\nContent-Type: application/json\r\n".encode()
 
@@ -237,7 +236,6 @@ class LoadThread(threading.Thread):
         rng = random.Random(20260302)
         loop = asyncio.get_running_loop()
         count = round(self.rate * self.seconds)
-        self.started_at = time.time()
         base = loop.time()
         tasks = []
         for index in range(count):
@@ -254,7 +252,6 @@ class LoadThread(threading.Thread):
             payload = json.dumps(body, ensure_ascii=False).encode()
             tasks.append(asyncio.create_task(self._post(pool, payload, time.time())))
         await asyncio.gather(*tasks)
-        self.finished_at = time.time()
         while not pool.empty():
             pool.get_nowait().close()
 
@@ -380,6 +377,7 @@ def cold_load(browser: Browser, base: str, token: str) -> dict[str, Any]:
         "map_painted": found["painted"],
         "map_idle": found["idle"] if found["idle"] is not None else marks.get("mapReady"),
         "kpis": marks.get("kpis"),
+        "kpis_first": marks.get("kpisFirst"),
         "fcp": found["paint"].get("first-contentful-paint"),
         "dom_content_loaded": found["dom_content_loaded"],
         "api": found["api"],
@@ -410,6 +408,7 @@ def summarise_loads(loads: list[dict[str, Any]]) -> dict[str, Any]:
         ("usable", usable),
         ("map_paint", series("map_painted")),
         ("kpis", series("kpis")),
+        ("kpis_first", series("kpis_first")),
         ("map_idle", series("map_idle")),
         ("fcp", series("fcp")),
     ):
@@ -666,7 +665,7 @@ def run_configuration(
                 last = loads[-1]
                 say(
                     f"    cold load {index + 1}: map painted {last['map_painted']:.0f} ms,"
-                    f" KPIs {last['kpis']:.0f} ms, map idle {last['map_idle']:.0f} ms"
+                    f" all KPI tiles {last['kpis']:.0f} ms, map idle {last['map_idle']:.0f} ms"
                 )
             pg_pid = pg.pid if pg is not None and database == "postgresql" else None
             live = responsiveness(browser, server, base, token, city, options, pg_pid)
@@ -709,7 +708,10 @@ def summarise(
     created = [p for p in load.posted if p.number is not None]
     post_latencies = [p.returned - p.scheduled for p in load.posted]
     posts = latency_summary(post_latencies)
-    span = max(load.finished_at - load.started_at, 1e-9)
+    # The rate the POSTs were sent at: over the time they were due in (not the wait for the
+    # last answers).
+    due = [p.scheduled for p in load.posted]
+    span = max(max(due, default=0.0) - min(due, default=0.0) + 1 / options.rate, 1e-9)
     errors: dict[str, int] = {}
     for p in load.posted:
         if p.status != 201:
@@ -771,7 +773,8 @@ def describe(result: dict[str, Any], log_tail: str) -> None:
     say(
         f"    map painted p50 {ms(result['map_paint_p50_ms'])}"
         f" p99 {ms(result['map_paint_p99_ms'])};"
-        f" KPIs p50 {ms(result['kpis_p50_ms'])} p99 {ms(result['kpis_p99_ms'])};"
+        f" all KPI tiles p50 {ms(result['kpis_p50_ms'])} p99 {ms(result['kpis_p99_ms'])}"
+        f" (first numbers p50 {ms(result['kpis_first_p50_ms'])});"
         f" map idle p50 {ms(result['map_idle_p50_ms'])}; first contentful paint"
         f" {ms(result['fcp_p50_ms'])}; login page FCP {ms(result['login_fcp_ms'])}"
     )

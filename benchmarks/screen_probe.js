@@ -29,12 +29,19 @@
   // --- first moments -------------------------------------------------------------------
   const firsts = () => {
     const marks = bench.marks;
-    if (marks.kpisDom === undefined) {
-      const open = document.querySelector('[data-testid=kpi-tiles] [data-kpi=open] b');
-      if (open && /\d/.test(open.textContent || "") && open.getBoundingClientRect().width > 0) {
-        marks.kpisDom = now();
-        afterPaint((at) => (marks.kpis = at));
-      }
+    // The tiles show numbers: first the counts, then every tile (none still "…" loading).
+    const values = [...document.querySelectorAll("[data-testid=kpi-tiles] [data-kpi] b")]
+      .filter((b) => b.getBoundingClientRect().width > 0)
+      .map((b) => (b.textContent || "").trim());
+    if (marks.kpisFirstDom === undefined && values.some((text) => /\d/.test(text))) {
+      marks.kpisFirstDom = now();
+      afterPaint((at) => (marks.kpisFirst = at));
+    }
+    if (marks.kpisDom === undefined && values.length > 0 &&
+        values.some((text) => /\d/.test(text)) &&
+        values.every((text) => text !== "" && text !== "…" && text !== "...")) {
+      marks.kpisDom = now();
+      afterPaint((at) => (marks.kpis = at));
     }
     if (marks.mapReadyDom === undefined &&
         document.querySelector('[data-testid=city-map][data-map-ready=true]')) {
