@@ -833,6 +833,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run only these configurations (repeatable)",
     )
     parser.add_argument(
+        "--pg-port",
+        type=int,
+        default=PG_PORT,
+        help=f"port of the throwaway PostgreSQL server (scripts/pg.sh; {PG_PORT})",
+    )
+    parser.add_argument(
         "--quiet-wait",
         type=float,
         default=120.0,
@@ -868,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = Browser(stack)
         size = f"{VIEWPORT['width']}×{VIEWPORT['height']}"
         say(f"browser: {CHROMIUM} {browser.browser.version}, {size}")
-        pg = _postgres_server(stack) if "postgresql" in names else None
+        pg = _postgres_server(stack, args.pg_port) if "postgresql" in names else None
         for name in ("baseline", "sqlite", "postgresql"):
             if name in names:
                 cases = 0 if name == "baseline" else options.cases
@@ -879,13 +885,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _postgres_server(stack: ExitStack) -> PostgresServer:
+def _postgres_server(stack: ExitStack, port: int) -> PostgresServer:
     given = os.environ.get("CITYOPS_BENCH_DATABASE_URL")
     if given:
         say("PostgreSQL: the server named by CITYOPS_BENCH_DATABASE_URL")
         return PostgresServer(url=given)
-    say(f"PostgreSQL: a durable throwaway server on 127.0.0.1:{PG_PORT} (scripts/pg.sh)")
-    return stack.enter_context(throwaway_postgres(PG_PORT))
+    say(f"PostgreSQL: a durable throwaway server on 127.0.0.1:{port} (scripts/pg.sh)")
+    return stack.enter_context(throwaway_postgres(port))
 
 
 if __name__ == "__main__":
