@@ -4,6 +4,8 @@
 #   scripts/pg.sh start | stop | url | status
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# runuser and apt's helpers live in the sbin folders, which a minimal PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 PORT="${CITYOPS_PG_PORT:-55432}"
 ROOT="$(pwd)/var/pg-$PORT"
 DATA="$ROOT/data"
