@@ -1,5 +1,5 @@
 # cityops — `make help` lists the targets. Only Python 3.11 and the package registries are
-# assumed; uv, PostgreSQL, Node's packages and Chromium (later Mosquitto) are installed by these targets.
+# assumed; uv, PostgreSQL, Mosquitto, Node's packages and Chromium are installed by these targets.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help setup frontend e2e-deps demo serve test test-sqlite test-pg lint format pg-start pg-stop bench bench-quick clean
+.PHONY: help setup frontend e2e-deps demo serve test test-sqlite test-pg lint format pg-start pg-stop mqtt-start mqtt-stop bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ format: setup ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix src tests benchmarks
 	$(RUN) ruff format src tests benchmarks
 
-test-sqlite: setup frontend e2e-deps ## the test suite on SQLite
+test-sqlite: setup frontend e2e-deps mqtt-start ## the test suite on SQLite (and the MQTT broker)
 	$(RUN) pytest $(PYTEST_ARGS)
 
 pg-start: ## start the throwaway PostgreSQL server (installs it when missing)
@@ -66,7 +66,13 @@ pg-start: ## start the throwaway PostgreSQL server (installs it when missing)
 pg-stop: ## stop it
 	scripts/pg.sh stop
 
-test-pg: setup frontend e2e-deps pg-start ## the test suite on a real PostgreSQL server
+mqtt-start: ## start the private Mosquitto broker on 127.0.0.1:51883 (installs it when missing)
+	scripts/mqtt.sh start
+
+mqtt-stop: ## stop it
+	scripts/mqtt.sh stop
+
+test-pg: setup frontend e2e-deps pg-start mqtt-start ## the test suite on a real PostgreSQL server
 	$(RUN) pytest --dburl "$$(scripts/pg.sh url)" $(PYTEST_ARGS)
 
 test: lint test-sqlite test-pg ## everything: lint, then the suite on SQLite and on PostgreSQL
@@ -81,4 +87,5 @@ bench-quick: setup frontend e2e-deps ## benchmarks, short run
 
 clean: ## remove the virtualenv, caches and local data (var/)
 	-scripts/pg.sh stop
+	-scripts/mqtt.sh stop
 	rm -rf .venv var .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     demo_password: str | None = None
     demo_api_key: str | None = None
     log_level: str = "INFO"
+    # MQTT (perception layer): see docs/mqtt.md.
+    mqtt_url: str = ""
+    mqtt_admin_username: str = "cityops-admin"
+    mqtt_admin_password: str | None = None
+    mqtt_ingest_username: str = "cityops-ingest"
+    mqtt_ingest_password: str | None = None
+    mqtt_topic_prefix: str = "cityops"
+    mqtt_share_group: str = "cityops-ingest"
+    mqtt_client_id: str = Field(default="cityops-ingest-1", min_length=1, max_length=64)
+    mqtt_session_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    mqtt_batch_size: int = Field(default=500, ge=1, le=10000)
+    mqtt_batch_seconds: float = Field(default=0.05, gt=0, le=10)
 
     @classmethod
     def settings_customise_sources(
@@ -113,6 +126,29 @@ class Settings(BaseSettings):
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
+    @field_validator("mqtt_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        from cityops.core.mqtt.address import BrokerAddress
+
+        if value:
+            BrokerAddress.parse(value)
+        return value
+
+    @field_validator("mqtt_topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, value: str) -> str:
+        from cityops.core.mqtt.topics import check_prefix
+
+        return check_prefix(value)
+
+    @field_validator("mqtt_share_group")
+    @classmethod
+    def _share_group(cls, value: str) -> str:
+        from cityops.core.mqtt.topics import check_share_group
+
+        return check_share_group(value)
+
     @model_validator(mode="after")
     def _safe_for_production(self) -> Settings:
         if self.profile is Profile.production:
@@ -122,6 +158,11 @@ class Settings(BaseSettings):
                 )
             if self.demo_password or self.demo_api_key:
                 raise ValueError("demo credentials are not allowed in production")
+            if self.mqtt_url and not (self.mqtt_admin_password and self.mqtt_ingest_password):
+                raise ValueError(
+                    "CITYOPS_MQTT_ADMIN_PASSWORD and CITYOPS_MQTT_INGEST_PASSWORD are required"
+                    " with CITYOPS_MQTT_URL in production"
+                )
         return self
 
     @property
