@@ -18,6 +18,7 @@ from cityops.core.config import Settings, load_settings
 from cityops.core.db import Database, create_db_engine
 from cityops.core.files import LocalFileStore
 from cityops.core.live import LiveHub
+from cityops.core.mqtt.worker import Handler as IngestHandler
 from cityops.core.runtime import Runtime
 from cityops.org import api as org_api
 from cityops.web import audit_api, live_api, overview_api
@@ -36,6 +37,13 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     )
     cases_tasks.register_jobs(runtime)
     return runtime
+
+
+def ingest_handler(runtime: Runtime) -> IngestHandler | None:
+    """What ``cityops ingest`` hands each batch of MQTT telemetry to, or None while no module
+    stores telemetry. The handler must return only once the batch is stored (the worker then
+    acknowledges it) and raise only when nothing of it could be stored (the broker resends)."""
+    return runtime.caches.get("mqtt.ingest_handler")
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

@@ -1,4 +1,4 @@
-"""cityops command line: serve, demo, db, users, kpi."""
+"""cityops command line: serve, demo, db, users, kpi, ingest."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cityops.cli import ingest as ingest_cli
 from cityops.cli import kpi as kpi_cli
 from cityops.cli.common import domain_errors, runtime_or_exit, settings_or_exit
 from cityops.core.auth import SYSTEM
@@ -22,6 +23,7 @@ users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.command("kpi")(kpi_cli.kpi)
+app.command("ingest")(ingest_cli.ingest)
 
 
 @app.command()
