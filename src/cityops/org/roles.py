@@ -46,6 +46,9 @@ class Perm(StrEnum):
     users_manage = "users.manage"
     audit_read = "audit.read"
     kpi_read = "kpi.read"
+    alarms_read = "alarms.read"
+    alarms_ack = "alarms.ack"
+    alarms_manage = "alarms.manage"
 
 
 _OPERATOR = {
@@ -66,6 +69,8 @@ _OPERATOR = {
     Perm.cases_cancel,
     Perm.org_read,
     Perm.kpi_read,
+    Perm.alarms_read,
+    Perm.alarms_ack,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -83,6 +88,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_merge,
             Perm.org_read,
             Perm.kpi_read,
+            Perm.alarms_read,
         }
     ),
     Role.handler: frozenset(
@@ -93,6 +99,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_handle,
             Perm.cases_assign,
             Perm.org_read,
+            Perm.alarms_read,
+            Perm.alarms_ack,
         }
     ),
     Role.gridworker: frozenset(
@@ -107,8 +115,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_cancel,
         }
     ),
-    Role.leader: frozenset({Perm.cases_read, Perm.kpi_read, Perm.org_read}),
-    Role.dataofficer: frozenset({Perm.cases_read, Perm.kpi_read, Perm.org_read, Perm.audit_read}),
+    Role.leader: frozenset({Perm.cases_read, Perm.kpi_read, Perm.org_read, Perm.alarms_read}),
+    Role.dataofficer: frozenset(
+        {Perm.cases_read, Perm.kpi_read, Perm.org_read, Perm.audit_read, Perm.alarms_read}
+    ),
 }
 
 # Roles whose reading is limited to what they reported themselves.
