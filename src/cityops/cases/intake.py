@@ -22,7 +22,7 @@ from cityops.cases.transitions import (
 )
 from cityops.cases.views import present
 from cityops.cases.workflow import Action, State
-from cityops.core.auth import Actor
+from cityops.core.auth import SYSTEM, Actor
 from cityops.core.errors import invalid
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
@@ -47,13 +47,17 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
     source = _intake_source(actor, data)
     with rt.db.transaction() as tx:
         session = tx.session
-        if data.client_ref and actor.user_id:
+        if data.client_ref and (actor.user_id or actor.role == SYSTEM.role):
             existing = session.scalar(
                 select(Case).where(
-                    Case.reporter_id == actor.user_id, Case.client_ref == data.client_ref
+                    # The system's own intake (sensor alarms) reports without a user.
+                    Case.reporter_id == actor.user_id
+                    if actor.user_id
+                    else Case.reporter_id.is_(None),
+                    Case.client_ref == data.client_ref,
                 )
             )
-            if existing is not None:  # a retried offline submission: answer with the first one
+            if existing is not None:  # a retried submission: answer with the first one
                 return present(session, actor, existing)
         category = category_info(session, data.category_code, "category_code")
         location = org.locate(rt, session, data.location.lon, data.location.lat)
