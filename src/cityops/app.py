@@ -6,6 +6,10 @@ import logging
 
 from fastapi import FastAPI
 
+from cityops.alarms import api as alarms_api
+from cityops.alarms import tasks as alarms_tasks
+from cityops.alarms.events import AlarmCleared, AlarmRaised, AlarmUpdated
+from cityops.alarms.live import AlarmFeed
 from cityops.cases import api as cases_api
 from cityops.cases import kpi_api
 from cityops.cases import tasks as cases_tasks
@@ -36,6 +40,10 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         files=LocalFileStore(settings.files_dir),
     )
     cases_tasks.register_jobs(runtime)
+    alarms_tasks.register_jobs(runtime)
+    # The devices module connects here: ``alarms.service.attach(runtime, <its DeviceDirectory>)``
+    # and, for each committed batch of readings, ``alarms.service.evaluate(runtime, samples,
+    # <directory>)`` (see docs/alarms.md, "Wiring").
     return runtime
 
 
@@ -60,8 +68,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         open311_api.router,
         live_api.router,
         overview_api.router,
+        alarms_api.router,
     ]
     # The live feed reads the timeline of every worker; a commit here also wakes it at once.
-    live = LiveHub([CaseFeed(runtime)])
-    runtime.db.bus.subscribe(CaseChanged, live.wake)
+    live = LiveHub([CaseFeed(runtime), AlarmFeed(runtime)])
+    for changed in (CaseChanged, AlarmRaised, AlarmUpdated, AlarmCleared):
+        runtime.db.bus.subscribe(changed, live.wake)
     return create_web_app(runtime, routers, live=live)

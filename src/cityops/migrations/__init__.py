@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData
 
+import cityops.alarms.models
 import cityops.cases.models
 import cityops.core.audit.models
 import cityops.org.models  # noqa: F401 - every module's tables must be in the metadata
