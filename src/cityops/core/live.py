@@ -1,10 +1,11 @@
 """The live feed's hub: one per process, fed by sources that read a shared change log.
 
-A source (the cases module's timeline, later the alarms) answers "the entries whose id is above
-this one", where ids are UUIDv7 made in Python, so they order by the time they were made. The
-hub polls its sources every ``poll_seconds`` while anyone listens, and at once when the
-in-process bus says something changed here. Each poll looks back ``lookback_seconds`` (a
-transaction that made its ids earlier may commit later) and drops what it already delivered.
+A source (the cases module's timeline, the alarms module's history) answers "the entries
+whose id is above this one", where ids are UUIDv7 made in Python, so they order by the time
+they were made. The hub polls its sources every ``poll_seconds`` while anyone listens, and at
+once when the in-process bus says something changed here. Each poll looks back
+``lookback_seconds`` (a transaction that made its ids earlier may commit later) and drops what
+it already delivered.
 That is how a change committed by another worker process reaches this one's subscribers
 without any broker, and why the feed is correct whatever the database.
 """
@@ -34,7 +35,7 @@ LOAD_CHUNK = 500
 
 @dataclass(frozen=True)
 class LiveEvent:
-    """One entry of the feed. ``kind`` names the SSE event (``case``, later ``alarm``)."""
+    """One entry of the feed. ``kind`` names the SSE event (``case``, ``alarm``)."""
 
     id: uuid.UUID
     kind: str

@@ -1,6 +1,8 @@
 """``GET /api/v1/live``: the live feed as server-sent events (see docs/pages/live.md).
 
-Events: ``case`` (a timeline entry and the case as it is now), ``reset`` (the reader missed
+Events: ``case`` (a timeline entry and the case as it is now), ``alarm`` (a step of an alarm
+and the alarm as it is now, for readers with ``alarms.read`` in its jurisdiction), ``reset`` (the
+reader missed
 more than can be replayed: reload the snapshot), ``ready`` (replay done, live from here),
 ``unauthorized`` (the token was revoked or expired), ``bye`` (the server is going away or the
 stream reached its age limit: reconnect with ``Last-Event-ID``). Comments keep the line alive.
@@ -53,7 +55,7 @@ async def live(
     bearer: BearerToken,
     last_event_id: Annotated[uuid.UUID | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
-    """Case changes you may see, as they are committed (by any worker process)."""
+    """Case and alarm changes you may see, as they are committed (by any worker process)."""
     actor.require(Perm.cases_read)
     hub = live_hub(request)
     hub.start()
