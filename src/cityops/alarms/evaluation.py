@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -203,6 +203,7 @@ def evaluate_batch(
         keys = [(device_id, row.id) for device_id, row, _, _ in plan]
         states = _states(session, keys, now)
         run = _Run(rt, tx, now, report, _open_alarms(session, [open_key(*k) for k in keys]))
+        writes = []
         for device_id, row, rule, device in plan:
             stored = states[(device_id, row.id)]
             state = rules.RuleState.from_json(stored.data)
@@ -210,8 +211,12 @@ def evaluate_batch(
                 state, outcome = rules.step(rule, state, sample.ts.timestamp(), sample.values)
                 if outcome is not None:
                     run.apply(row, rule, device, outcome)
-            _save(stored, rule, state, device, now)
+            changed = _changes(stored, rule, state, device, now)
+            if changed is not None:
+                writes.append(changed)
         run.finish()
+        if writes:  # one statement for the whole batch, by primary key
+            session.execute(update(RuleState), writes)
     return report, run.needs_case
 
 
@@ -229,22 +234,26 @@ def _known(
     return known
 
 
-def _save(
+def _changes(
     stored: RuleState,
     rule: rules.Rule,
     state: rules.RuleState,
     device: dict[str, Any],
     now: datetime,
-) -> None:
-    data = state.to_json()
-    if data != stored.data:
-        stored.data = data
-        stored.updated_at = now
+) -> dict[str, Any] | None:
+    """The state row's new values, or None when nothing changed."""
+    values: dict[str, Any] = {
+        "data": state.to_json(),
+        "silent_at": stored.silent_at,
+        "device": stored.device,
+    }
     if rule.kind is rules.Kind.no_data:
         due = rules.silent_after(rule, state)
-        stored.silent_at = datetime.fromtimestamp(due, UTC) if due is not None else None
-        if stored.device != device:
-            stored.device = device
+        values["silent_at"] = datetime.fromtimestamp(due, UTC) if due is not None else None
+        values["device"] = device
+    if all(getattr(stored, name) == value for name, value in values.items()):
+        return None
+    return {"device_id": stored.device_id, "rule_id": stored.rule_id, **values, "updated_at": now}
 
 
 def scan_silence(rt: Runtime, now: datetime) -> tuple[EvaluationReport, set[uuid.UUID]]:
@@ -287,6 +296,7 @@ def _silence_one(run: _Run, book: _Book, stored: RuleState, row: AlarmRule, now:
     state, outcome = rules.silence(rule, state, now.timestamp())
     if outcome is not None:
         run.apply(row, rule, stored.device, outcome)
-    _save(stored, rule, state, stored.device, run.now)
+    for name, value in (_changes(stored, rule, state, stored.device, run.now) or {}).items():
+        setattr(stored, name, value)
     if stored.silent_at is not None and stored.silent_at <= now:
         stored.silent_at = None  # cannot fire now: wait for readings (and never loop here)

@@ -3,12 +3,16 @@ escalating, hysteresis, clearing, duplicates and late readings, overrides, silen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from cityops.alarms import service
-from cityops.alarms.devices import Sample
+from cityops.alarms.devices import DeviceInfo, Sample, StaticDevices
 from cityops.alarms.schemas import AlarmFilter, LevelIn, OverrideIn
 from cityops.core.audit.service import list_records
 from cityops.core.pagination import PageParams
@@ -213,3 +217,50 @@ def test_a_silent_device_raises_a_no_data_alarm_once_and_a_reading_clears_it(
     assert alarm.area_path is not None  # located from the device as last seen
     [back] = feed.send(GAUGE, 0.12)
     assert back.cleared == report.raised
+
+
+@contextmanager
+def count_statements(rt: Runtime) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def before_cursor_execute(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(rt.db.engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        yield statements
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", before_cursor_execute)
+
+
+def test_a_batch_costs_the_same_statements_for_few_devices_or_many(
+    rt: Runtime, actor: ActorFn
+) -> None:
+    water_rule(rt, actor)
+    silence_rule(rt, actor)
+    gauges = [replace(GAUGE, device_id=f"wl-{n:06d}") for n in range(100, 160)]
+    feed = Feed(rt, StaticDevices(gauges, types={WATER: {"level"}}))
+
+    def batch(devices: list[DeviceInfo], level: float) -> list[str]:
+        at = feed.at(1)
+        feed.clock.set(at)
+        samples = [Sample(d.device_id, WATER, at, {"level": level}) for d in devices]
+        with count_statements(rt) as statements:
+            feed.batch(*samples)
+        return statements
+
+    for level in (0.1, 0.12):  # first readings make the states; then warm
+        batch(gauges, level)
+    few, many = batch(gauges[:3], 0.11), batch(gauges, 0.13)
+    assert len(few) == len(many), "\n".join(many)
+    # A page of alarms costs the same whatever its size.
+    batch(gauges[:3], 0.4)
+    with count_statements(rt) as small:
+        service.list_alarms(rt, actor=actor("operator"), filters=AlarmFilter(), params=PageParams())
+    batch(gauges, 0.45)
+    with count_statements(rt) as large:
+        page = service.list_alarms(
+            rt, actor=actor("operator"), filters=AlarmFilter(), params=PageParams()
+        )
+    assert page.total == len(gauges)
+    assert len(small) == len(large), "\n".join(large)
