@@ -15,7 +15,7 @@ from cityops.core.runtime import Runtime
 
 @dataclass(frozen=True)
 class Sample:
-    """One device's readings at one time: ``values`` maps metric names to numbers."""
+    """One device's readings at one (aware) time: ``values`` maps metric names to numbers."""
 
     device_id: str
     device_type: str

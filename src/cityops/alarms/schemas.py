@@ -62,15 +62,23 @@ class RuleIn(_RuleFields):
 
 class RuleUpdate(_RuleFields):
     """Fields to change; those left out stay. ``case_severity``/``case_category`` may be set
-    to null to stop opening cases."""
+    to null to stop opening cases. The kind, metric and device type are fixed."""
 
     name_zh: str | None = Field(default=None, min_length=1, max_length=100)
     name_en: str | None = Field(default=None, min_length=1, max_length=150)
-    metric: str | None = Field(default=None, max_length=64, pattern=METRIC_PATTERN)
     levels: list[LevelIn] | None = Field(default=None, min_length=1, max_length=4)
     case_severity: SeverityName | None = None
     case_category: str | None = Field(default=None, max_length=32)
     enabled: bool | None = None
+
+    @field_validator("name_zh", "name_en")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("must not be null")
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
 
 
 class LevelOut(BaseModel):

@@ -341,6 +341,16 @@ def test_a_change_that_breaks_an_override_is_refused(api: Api, rt: Runtime, acto
         f"{RULES}/{rule.id}", json={"kind": "sustained"}, headers=api.headers("admin")
     )
     assert fields(widened) == {"kind": "extra_forbidden"}  # the kind of a rule is fixed
+    for body, field, code in (
+        ({"name_zh": None}, "name_zh", "value_error"),
+        ({"name_en": " "}, "name_en", "value_error"),
+        ({"metric": "battery"}, "metric", "extra_forbidden"),
+        ({"levels": None}, "levels", "required"),
+        ({"for_seconds": 0, "deadband": -0.1}, "deadband", "greater_than_equal"),
+        ({"case_category": None}, "case_category", "invalid"),
+    ):
+        refused = api.client.patch(f"{RULES}/{rule.id}", json=body, headers=api.headers("admin"))
+        assert fields(refused) == {field: code}, body
 
 
 @pytest.mark.parametrize(
