@@ -24,6 +24,8 @@ from cityops.core.files import LocalFileStore
 from cityops.core.live import LiveHub
 from cityops.core.mqtt.worker import Handler as IngestHandler
 from cityops.core.runtime import Runtime
+from cityops.devices import api as devices_api
+from cityops.devices import tasks as devices_tasks
 from cityops.org import api as org_api
 from cityops.web import audit_api, live_api, overview_api
 from cityops.web.app import create_web_app
@@ -44,6 +46,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     # The devices module connects here: ``alarms.service.attach(runtime, <its DeviceDirectory>)``
     # and, for each committed batch of readings, ``alarms.service.evaluate(runtime, samples,
     # <directory>)`` (see docs/alarms.md, "Wiring").
+    devices_tasks.register_jobs(runtime)
     return runtime
 
 
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         live_api.router,
         overview_api.router,
         alarms_api.router,
+        devices_api.router,
     ]
     # The live feed reads the timeline of every worker; a commit here also wakes it at once.
     live = LiveHub([CaseFeed(runtime), AlarmFeed(runtime)])

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     run_scheduler: bool = True
     reference_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    device_offline_intervals: float = Field(default=3.0, ge=1, le=1000)
+    device_scan_seconds: float = Field(default=30.0, gt=0)
+    telemetry_max_future_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    telemetry_max_age_hours: float = Field(default=168.0, gt=0, le=24 * 3660)
     demo_password: str | None = None
     demo_api_key: str | None = None
     log_level: str = "INFO"

@@ -11,6 +11,7 @@ from cityops.cases.catalogue import load_default_catalogue
 from cityops.core.auth import SYSTEM, Actor
 from cityops.core.runtime import Runtime
 from cityops.demo.geography import AreaSeed, walk
+from cityops.devices import service as devices
 from cityops.org import service as org
 from cityops.org.schemas import AreaIn, DepartmentIn, UserIn
 
@@ -54,12 +55,13 @@ def department_code(kind: str, district_code: str | None = None) -> str:
 def seed_organisation(
     rt: Runtime, city: AreaSeed, *, password: str, actor: Actor = SYSTEM
 ) -> Organisation:
-    """Areas, default catalogue, departments (district branches for street-level work) and users:
-    admin, operator, dispatcher, leader, dataofficer, citizen, gridworker (first grid), and
-    ``handler-<department code>`` for every department."""
+    """Areas, default catalogue and device types, departments (district branches for
+    street-level work) and users: admin, operator, dispatcher, leader, dataofficer, citizen,
+    gridworker (first grid), and ``handler-<department code>`` for every department."""
     out = Organisation(city=city)
     org.import_areas(rt, actor=actor, areas=area_inputs(city))
     cases.import_default_catalogue(rt, actor=actor)
+    devices.import_default_types(rt, actor=actor)
     for kind, names in load_default_catalogue().departments.items():
         scopes = [(d.code, d) for d in city.children] if kind in DISTRICT_KINDS else [(None, None)]
         for district_code, district in scopes:

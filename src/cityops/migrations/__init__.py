@@ -12,6 +12,7 @@ from sqlalchemy import Engine, MetaData
 import cityops.alarms.models
 import cityops.cases.models
 import cityops.core.audit.models
+import cityops.devices.models
 import cityops.org.models  # noqa: F401 - every module's tables must be in the metadata
 from cityops.core.db.base import Base
 

@@ -17,6 +17,8 @@ class Role(StrEnum):
     citizen = "citizen"
     leader = "leader"
     dataofficer = "dataofficer"
+    # A machine account for device gateways and platforms that push telemetry (API keys).
+    integration = "integration"
 
 
 class Perm(StrEnum):
@@ -49,6 +51,9 @@ class Perm(StrEnum):
     alarms_read = "alarms.read"
     alarms_ack = "alarms.ack"
     alarms_manage = "alarms.manage"
+    devices_read = "devices.read"
+    devices_manage = "devices.manage"
+    telemetry_ingest = "telemetry.ingest"
 
 
 _OPERATOR = {
@@ -71,6 +76,7 @@ _OPERATOR = {
     Perm.kpi_read,
     Perm.alarms_read,
     Perm.alarms_ack,
+    Perm.devices_read,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -89,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.org_read,
             Perm.kpi_read,
             Perm.alarms_read,
+            Perm.devices_read,
         }
     ),
     Role.handler: frozenset(
@@ -101,6 +108,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.org_read,
             Perm.alarms_read,
             Perm.alarms_ack,
+            Perm.devices_read,
         }
     ),
     Role.gridworker: frozenset(
@@ -115,10 +123,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_cancel,
         }
     ),
-    Role.leader: frozenset({Perm.cases_read, Perm.kpi_read, Perm.org_read, Perm.alarms_read}),
-    Role.dataofficer: frozenset(
-        {Perm.cases_read, Perm.kpi_read, Perm.org_read, Perm.audit_read, Perm.alarms_read}
+    Role.leader: frozenset(
+        {Perm.cases_read, Perm.kpi_read, Perm.org_read, Perm.alarms_read, Perm.devices_read}
     ),
+    Role.dataofficer: frozenset(
+        {
+            Perm.cases_read,
+            Perm.kpi_read,
+            Perm.org_read,
+            Perm.audit_read,
+            Perm.alarms_read,
+            Perm.devices_read,
+        }
+    ),
+    Role.integration: frozenset({Perm.telemetry_ingest}),
 }
 
 # Roles whose reading is limited to what they reported themselves.

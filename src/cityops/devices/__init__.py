@@ -1,0 +1,1 @@
+"""The perception layer's devices: types, registration, credentials, telemetry and health."""

@@ -1,0 +1,301 @@
+"""Storing telemetry: a batch of messages → readings, latest values, health, in one transaction.
+
+``ingest_batch`` is the entry point of every transport (the MQTT worker hands it what it
+received; the HTTP routes go through ``service``). It never raises for bad input: unknown
+devices, malformed payloads and refused values are counted (per device and reason, in the
+device's health) while the good readings around them are stored. Readings go in with one
+multi-row insert that skips rows already stored, so a message delivered twice (MQTT QoS 1)
+is stored once; the batch has committed when the function returns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cityops.core.config import Settings
+from cityops.core.db.engine import Transaction
+from cityops.core.runtime import Runtime
+from cityops.devices import events
+from cityops.devices.directory import device_types
+from cityops.devices.health import offline_after
+from cityops.devices.models import Device, HealthEvent, LatestValue, Reading, Rejection
+from cityops.devices.payload import (
+    BAD_SHAPE,
+    DEVICE_RETIRED,
+    UNKNOWN_DEVICE,
+    Limits,
+    Problem,
+    Sample,
+    decode,
+    parse_document,
+    to_ms,
+)
+
+MAX_PROBLEMS_KEPT = 100
+READINGS: Table = Reading.__table__  # type: ignore[assignment]
+LATEST: Table = LatestValue.__table__  # type: ignore[assignment]
+REJECTIONS: Table = Rejection.__table__  # type: ignore[assignment]
+DEVICES: Table = Device.__table__  # type: ignore[assignment]
+Message = tuple[str, bytes, datetime]
+
+
+@dataclass
+class IngestResult:
+    """What became of a batch: counts, and the first problems with their device."""
+
+    messages: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    unknown_devices: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str | None, Problem]] = field(default_factory=list)
+
+    def refuse(self, device_id: str | None, problem: Problem) -> None:
+        self.rejected += 1
+        self.by_reason[problem.reason] += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append((device_id, problem))
+
+
+@dataclass
+class Decoded:
+    """One message after JSON decoding: its document, or why it could not be read."""
+
+    device_id: str | None
+    document: Any
+    problem: Problem | None
+    received_at: datetime
+    indexes: list[int] | None = None
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_future_ms=int(settings.telemetry_max_future_seconds * 1000),
+        max_age_ms=int(settings.telemetry_max_age_hours * 3_600_000),
+    )
+
+
+def ingest_batch(rt: Runtime, messages: Sequence[Message]) -> IngestResult:
+    """Store a batch of ``(device_id, payload bytes, received_at)``; returns the counts.
+
+    For the MQTT worker: call it with what a poll returned and acknowledge the messages
+    (QoS 1) once it has returned, the batch being committed by then.
+    """
+    limits = limits_from(rt.settings)
+    decoded = []
+    for device_id, payload, received_at in messages:
+        document, problem = decode(payload, limits)
+        decoded.append(Decoded(device_id, document, problem, received_at))
+    return store(rt, decoded)
+
+
+def split_batch(document: Any, received_at: datetime) -> list[Decoded]:
+    """The HTTP batch of many devices (``[{"device_id", "ts", "values"}, …]``) per device."""
+    if not isinstance(document, list):
+        problem = Problem(BAD_SHAPE, "expected a JSON list of {device_id, ts, values} objects")
+        return [Decoded(None, None, problem, received_at)]
+    groups: dict[str, tuple[list[Any], list[int]]] = {}
+    out: list[Decoded] = []
+    for index, item in enumerate(document):
+        device_id = item.get("device_id") if isinstance(item, dict) else None
+        if not isinstance(device_id, str) or not device_id:
+            problem = Problem(BAD_SHAPE, "each item needs a device_id string", index)
+            out.append(Decoded(None, None, problem, received_at))
+            continue
+        items, indexes = groups.setdefault(device_id, ([], []))
+        items.append(item)
+        indexes.append(index)
+    for device_id, (items, indexes) in groups.items():
+        out.append(Decoded(device_id, items, None, received_at, indexes))
+    return out
+
+
+@dataclass
+class _Batch:
+    samples: dict[str, list[Sample]] = field(default_factory=lambda: defaultdict(list))
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    last_detail: dict[tuple[str, str], str] = field(default_factory=dict)
+    seen: dict[str, datetime] = field(default_factory=dict)
+
+
+def store(rt: Runtime, messages: Sequence[Decoded]) -> IngestResult:
+    """Validate decoded messages against their devices' types and store them (one commit)."""
+    limits = limits_from(rt.settings)
+    result = IngestResult(messages=len(messages))
+    batch = _Batch()
+    with rt.db.transaction() as tx:
+        session = tx.session
+        devices = _devices(session, {m.device_id for m in messages if m.device_id})
+        types = device_types(session)
+        for message in messages:
+            device = devices.get(message.device_id) if message.device_id else None
+            _take(message, device, types, limits, batch, result)
+        result.accepted = sum(len(s) for s in batch.samples.values())
+        _write(rt, tx, devices, batch)
+    return result
+
+
+def _take(
+    message: Decoded,
+    device: Device | None,
+    types: dict[str, Any],
+    limits: Limits,
+    batch: _Batch,
+    result: IngestResult,
+) -> None:
+    if message.device_id is None:
+        assert message.problem is not None
+        result.refuse(None, message.problem)
+        return
+    device_id = message.device_id
+    if device is None:
+        result.unknown_devices += 1
+        result.refuse(device_id, Problem(UNKNOWN_DEVICE, f"no device {device_id[:64]!r}"))
+        return
+    if device.status == "retired":
+        _refuse(batch, result, device_id, Problem(DEVICE_RETIRED, "the device is retired"))
+        return
+    previous = batch.seen.get(device_id)
+    if previous is None or message.received_at > previous:
+        batch.seen[device_id] = message.received_at
+    if message.problem is not None:
+        _refuse(batch, result, device_id, message.problem)
+        return
+    metrics = types[device.type_code].metrics
+    parsed = parse_document(
+        message.document, metrics, to_ms(message.received_at), limits, message.indexes
+    )
+    batch.samples[device_id].extend(parsed.samples)
+    for problem in parsed.problems:
+        _refuse(batch, result, device_id, problem)
+
+
+def _refuse(batch: _Batch, result: IngestResult, device_id: str, problem: Problem) -> None:
+    result.refuse(device_id, problem)
+    key = (device_id, problem.reason)
+    batch.refused[key] += 1
+    batch.last_detail[key] = problem.detail[:300]
+
+
+def _devices(session: Session, ids: set[str]) -> dict[str, Device]:
+    found: dict[str, Device] = {}
+    ordered = sorted(i for i in ids if len(i) <= 64)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        found.update((d.id, d) for d in session.scalars(select(Device).where(Device.id.in_(chunk))))
+    return found
+
+
+def _write(rt: Runtime, tx: Transaction, devices: dict[str, Device], batch: _Batch) -> None:
+    session = tx.session
+    now = rt.clock.now()
+    readings = [
+        {"device_id": d, "metric": s.metric, "ts": s.ts, "value": s.value}
+        for d, samples in batch.samples.items()
+        for s in samples
+    ]
+    if readings:
+        _insert(session, READINGS, readings, conflict="nothing")
+        _insert(session, LATEST, _newest(batch), conflict="latest")
+    if batch.refused:
+        rows = [
+            {
+                "device_id": d,
+                "reason": r,
+                "count": n,
+                "last_at": now,
+                "last_detail": batch.last_detail[(d, r)],
+            }
+            for (d, r), n in batch.refused.items()
+        ]
+        _insert(session, REJECTIONS, rows, conflict="count")
+    _mark_seen(rt, tx, devices, batch)
+    stored = tuple(
+        events.DeviceReadings(d, devices[d].type_code, devices[d].department_id, tuple(samples))
+        for d, samples in batch.samples.items()
+        if samples
+    )
+    if stored:
+        tx.emit(events.ReadingsStored(received_at=max(batch.seen.values()), devices=stored))
+
+
+def _newest(batch: _Batch) -> list[dict[str, Any]]:
+    """One row per (device, metric): the newest sample of the batch (an upsert statement may
+    not touch a row twice)."""
+    newest: dict[tuple[str, str], Sample] = {}
+    for device_id, samples in batch.samples.items():
+        for sample in samples:
+            key = (device_id, sample.metric)
+            if key not in newest or sample.ts >= newest[key].ts:
+                newest[key] = sample
+    return [
+        {"device_id": d, "metric": m, "ts": s.ts, "value": s.value} for (d, m), s in newest.items()
+    ]
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: str) -> None:
+    """A multi-row INSERT … ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    if conflict == "nothing":
+        session.execute(statement.on_conflict_do_nothing(index_elements=keys), rows)
+    elif conflict == "latest":
+        excluded = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={"ts": excluded.ts, "value": excluded.value},
+                where=excluded.ts >= table.c.ts,
+            ),
+            rows,
+        )
+    else:
+        excluded = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=keys,
+                set_={
+                    "count": table.c.count + excluded.count,
+                    "last_at": excluded.last_at,
+                    "last_detail": excluded.last_detail,
+                },
+            ),
+            rows,
+        )
+
+
+def _mark_seen(rt: Runtime, tx: Transaction, devices: dict[str, Device], batch: _Batch) -> None:
+    """Last seen, the offline limit and ``online`` of every device heard from in the batch."""
+    if not batch.seen:
+        return
+    intervals = rt.settings.device_offline_intervals
+    types = device_types(tx.session)
+    rows = []
+    for device_id, seen in batch.seen.items():
+        device = devices[device_id]
+        limit = offline_after(seen, types[device.type_code].interval_seconds, intervals)
+        rows.append({"b_id": device_id, "b_seen": seen, "b_limit": limit})
+        if not device.online:
+            tx.session.add(HealthEvent(device_id=device_id, at=seen, kind="online", data={}))
+            tx.emit(
+                events.DeviceCameOnline(device_id, device.type_code, device.department_id, seen)
+            )
+    table = DEVICES
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            or_(table.c.last_seen_at.is_(None), table.c.last_seen_at <= bindparam("b_seen")),
+        )
+        .values(last_seen_at=bindparam("b_seen"), offline_after=bindparam("b_limit"), online=True)
+    )
+    tx.session.execute(statement, rows)

@@ -1,0 +1,119 @@
+"""Tables of the devices module. Foreign keys to org tables are by table name only.
+
+Readings are the volume table: narrow rows (device, metric, time, value) whose primary key is
+also the one index every query uses; times are epoch milliseconds (BIGINT), so buckets of any
+step are integer arithmetic on every database and a redelivered message (MQTT QoS 1) is the
+same row, skipped on insert.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityops.core.db.base import Base, Timestamps, uuid_pk
+
+DEVICE_ID_LENGTH = 64
+
+
+class DeviceType(Base):
+    """A kind of sensor: its metrics (JSON list of MetricSpec dicts) and reporting interval."""
+
+    __tablename__ = "devices_types"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(150))
+    department_kind: Mapped[str] = mapped_column(String(32))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[list[Any]] = mapped_column(default=list)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Device(Timestamps, Base):
+    __tablename__ = "devices"
+    __table_args__ = (
+        Index("ix_devices_type_status", "type_code", "status"),
+        Index("ix_devices_department_id", "department_id"),
+        Index("ix_devices_area_path", "area_path"),
+        Index("ix_devices_online_offline_after", "online", "offline_after"),
+    )
+
+    id: Mapped[str] = mapped_column(String(DEVICE_ID_LENGTH), primary_key=True)
+    type_code: Mapped[str] = mapped_column(ForeignKey("devices_types.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    area_path: Mapped[str] = mapped_column(String(255))
+    district_id: Mapped[uuid.UUID | None]
+    street_id: Mapped[uuid.UUID | None]
+    community_id: Mapped[uuid.UUID | None]
+    grid_id: Mapped[uuid.UUID | None]
+    department_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org_departments.id"))
+    installed_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # HTTP credential: a keyed digest of the token (the token itself is shown once).
+    token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_prefix: Mapped[str | None] = mapped_column(String(16))
+    token_issued_at: Mapped[datetime | None]
+    # Health: last message received, and the moment the device counts as offline without one.
+    last_seen_at: Mapped[datetime | None]
+    offline_after: Mapped[datetime | None]
+    # What the offline scan last concluded, so it reports each change once.
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reading(Base):
+    __tablename__ = "devices_readings"
+
+    device_id: Mapped[str] = mapped_column(String(DEVICE_ID_LENGTH), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch milliseconds
+    value: Mapped[float] = mapped_column(Float)
+
+
+class LatestValue(Base):
+    """The newest reading of each metric of each device, upserted with every batch."""
+
+    __tablename__ = "devices_latest"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class Rejection(Base):
+    """Messages (or values) of a device refused by the ingester, counted by reason."""
+
+    __tablename__ = "devices_rejections"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime]
+    last_detail: Mapped[str] = mapped_column(String(300), default="")
+
+
+class HealthEvent(Base):
+    """The device's health history (设备健康档案): offline/online, status changes."""
+
+    __tablename__ = "devices_health_events"
+    __table_args__ = (Index("ix_devices_health_events_device_at", "device_id", "at"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

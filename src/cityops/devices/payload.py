@@ -1,0 +1,244 @@
+"""The device payload: parse and validate, pure (no I/O, no clock), never raising.
+
+A payload is ``{"ts": <RFC 3339 string or epoch milliseconds>, "values": {"<metric>": <number>}}``
+or a JSON list of such objects (``ts`` optional: then the receive time). Whatever is wrong is
+reported as a :class:`Problem` with a stable reason code, and everything right around it is
+kept: one bad value does not lose the other values of its sample, one bad sample does not lose
+the other samples of its message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cityops.devices.catalogue import MetricSpec
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Reasons a message, a sample or a value is refused (also the keys of the health counters).
+MALFORMED_JSON = "malformed_json"
+TOO_LARGE = "too_large"
+BAD_SHAPE = "bad_shape"
+TOO_MANY_SAMPLES = "too_many_samples"
+BAD_TIMESTAMP = "bad_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"
+TOO_OLD = "too_old"
+UNKNOWN_METRIC = "unknown_metric"
+NOT_NUMERIC = "not_numeric"
+NOT_FINITE = "not_finite"
+OUT_OF_RANGE = "out_of_range"
+UNKNOWN_DEVICE = "unknown_device"
+DEVICE_RETIRED = "device_retired"
+REASONS = (
+    MALFORMED_JSON,
+    TOO_LARGE,
+    BAD_SHAPE,
+    TOO_MANY_SAMPLES,
+    BAD_TIMESTAMP,
+    FUTURE_TIMESTAMP,
+    TOO_OLD,
+    UNKNOWN_METRIC,
+    NOT_NUMERIC,
+    NOT_FINITE,
+    OUT_OF_RANGE,
+    UNKNOWN_DEVICE,
+    DEVICE_RETIRED,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the ingester tolerates; built from the settings by the caller."""
+
+    max_future_ms: int = 5 * 60 * 1000
+    max_age_ms: int = 7 * 24 * 3600 * 1000
+    max_samples: int = 1000
+    max_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One accepted reading: metric, time (epoch milliseconds) and value."""
+
+    metric: str
+    ts: int
+    value: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why something was refused; ``index`` is the sample's position in a list payload."""
+
+    reason: str
+    detail: str
+    index: int | None = None
+    metric: str | None = None
+
+
+@dataclass
+class Parsed:
+    samples: list[Sample] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def decode(payload: bytes | str, limits: Limits = Limits()) -> tuple[Any, Problem | None]:
+    """The decoded JSON document, or the problem that stops it from being read at all."""
+    if len(payload) > limits.max_bytes:
+        return None, Problem(TOO_LARGE, f"payload over {limits.max_bytes} bytes")
+    try:
+        return json.loads(payload), None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        return None, Problem(MALFORMED_JSON, _short(str(exc)))
+
+
+def parse_payload(
+    payload: bytes | str,
+    metrics: Mapping[str, MetricSpec],
+    received_ms: int,
+    limits: Limits = Limits(),
+) -> Parsed:
+    """Bytes of one message → accepted samples and problems."""
+    document, problem = decode(payload, limits)
+    if problem is not None:
+        return Parsed(problems=[problem])
+    return parse_document(document, metrics, received_ms, limits)
+
+
+def parse_document(
+    document: Any,
+    metrics: Mapping[str, MetricSpec],
+    received_ms: int,
+    limits: Limits = Limits(),
+    indexes: list[int] | None = None,
+) -> Parsed:
+    """A decoded payload (one sample object or a list of them) → samples and problems.
+
+    ``indexes`` gives the samples' positions when they come from a larger document (the HTTP
+    batch of many devices), so problems name the position the sender knows.
+    """
+    out = Parsed()
+    if isinstance(document, dict):
+        items: list[Any] = [document]
+        single = True
+    elif isinstance(document, list):
+        items, single = document, False
+    else:
+        out.problems.append(Problem(BAD_SHAPE, "expected a JSON object or a list of objects"))
+        return out
+    if len(items) > limits.max_samples:
+        detail = f"{len(items)} samples in one message; at most {limits.max_samples}"
+        out.problems.append(Problem(TOO_MANY_SAMPLES, detail))
+        return out
+    if not items:
+        out.problems.append(Problem(BAD_SHAPE, "an empty list"))
+    for position, item in enumerate(items):
+        index = indexes[position] if indexes is not None else (None if single else position)
+        _parse_sample(item, index, metrics, received_ms, limits, out)
+    return out
+
+
+def _parse_sample(
+    item: Any,
+    index: int | None,
+    metrics: Mapping[str, MetricSpec],
+    received_ms: int,
+    limits: Limits,
+    out: Parsed,
+) -> None:
+    if not isinstance(item, dict):
+        out.problems.append(Problem(BAD_SHAPE, "a sample must be a JSON object", index))
+        return
+    values = item.get("values")
+    if not isinstance(values, dict) or not values:
+        detail = "'values' must be a non-empty object of metric: number"
+        out.problems.append(Problem(BAD_SHAPE, detail, index))
+        return
+    ts, problem = parse_timestamp(item.get("ts"), received_ms, limits)
+    if problem is not None:
+        out.problems.append(Problem(problem[0], problem[1], index))
+        return
+    for metric, raw in values.items():
+        reason, detail, value = _check_value(metric, raw, metrics)
+        if reason is None:
+            out.samples.append(Sample(metric, ts, value))
+        else:
+            out.problems.append(Problem(reason, detail, index, _short(str(metric), 32)))
+
+
+def _check_value(
+    metric: str, raw: Any, metrics: Mapping[str, MetricSpec]
+) -> tuple[str | None, str, float]:
+    spec = metrics.get(metric)
+    if spec is None:
+        return UNKNOWN_METRIC, f"unknown metric {_short(metric, 40)!r} for this device type", 0.0
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return NOT_NUMERIC, f"{metric}: {_short(repr(raw), 40)} is not a number", 0.0
+    try:
+        value = float(raw)
+    except OverflowError:
+        return NOT_FINITE, f"{metric}: the number is too large", 0.0
+    if not math.isfinite(value):
+        return NOT_FINITE, f"{metric}: {value} is not a finite number", 0.0
+    if not spec.minimum <= value <= spec.maximum:
+        bounds = f"{spec.minimum:g}…{spec.maximum:g}"
+        return OUT_OF_RANGE, f"{metric}: {value:g} outside the plausible range {bounds}", 0.0
+    return None, "", value
+
+
+def parse_timestamp(
+    raw: Any, received_ms: int, limits: Limits = Limits()
+) -> tuple[int, tuple[str, str] | None]:
+    """Epoch milliseconds of ``ts`` (the receive time when absent), or (reason, detail)."""
+    if raw is None:
+        return received_ms, None
+    if isinstance(raw, bool):
+        return 0, (BAD_TIMESTAMP, "ts must be an RFC 3339 string or epoch milliseconds")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or abs(raw) > 1e15:
+            return 0, (BAD_TIMESTAMP, "ts is not a usable epoch-milliseconds value")
+        ts = int(raw)
+    elif isinstance(raw, str):
+        parsed = _rfc3339_ms(raw)
+        if parsed is None:
+            detail = f"ts {_short(raw, 40)!r} is not an RFC 3339 time with an offset"
+            return 0, (BAD_TIMESTAMP, detail)
+        ts = parsed
+    else:
+        return 0, (BAD_TIMESTAMP, "ts must be an RFC 3339 string or epoch milliseconds")
+    if ts > received_ms + limits.max_future_ms:
+        ahead = (ts - received_ms) / 1000
+        return 0, (FUTURE_TIMESTAMP, f"ts is {ahead:.0f} s ahead of the receive time")
+    if ts < received_ms - limits.max_age_ms:
+        return 0, (TOO_OLD, f"ts is older than {limits.max_age_ms // 3_600_000} h")
+    return ts, None
+
+
+def _rfc3339_ms(text: str) -> int | None:
+    if len(text) > 40 or "T" not in text.upper():
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return to_ms(moment)
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (exact, no float rounding)."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(ts: int) -> datetime:
+    """The aware UTC datetime of epoch milliseconds."""
+    return EPOCH + timedelta(milliseconds=ts)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,59 @@
+"""Background work of the devices module: the offline scan."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from cityops.core.runtime import Runtime
+from cityops.devices.events import DeviceWentOffline
+from cityops.devices.models import Device, HealthEvent
+
+BATCH = 500
+
+
+def scan_offline(rt: Runtime) -> int:
+    """Mark active devices silent past their limit offline, once each; returns how many.
+
+    Idempotent: a device already marked offline is not touched again until it reports, so
+    several workers may run it.
+    """
+    marked = 0
+    while True:
+        with rt.db.transaction() as tx:
+            now = rt.clock.now()
+            rows = tx.session.scalars(
+                select(Device)
+                .where(
+                    Device.online.is_(True), Device.offline_after <= now, Device.status == "active"
+                )
+                .order_by(Device.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return marked
+            for device in rows:
+                device.online = False
+                since = device.offline_after or now
+                data = {
+                    "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None
+                }
+                tx.session.add(
+                    HealthEvent(device_id=device.id, at=since, kind="offline", data=data)
+                )
+                tx.emit(
+                    DeviceWentOffline(
+                        device_id=device.id,
+                        type_code=device.type_code,
+                        department_id=device.department_id,
+                        last_seen_at=device.last_seen_at,
+                        offline_since=since,
+                    )
+                )
+            marked += len(rows)
+
+
+def register_jobs(rt: Runtime) -> None:
+    rt.scheduler.every(
+        rt.settings.device_scan_seconds, "devices.offline_scan", lambda: scan_offline(rt)
+    )
