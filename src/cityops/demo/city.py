@@ -49,6 +49,7 @@ _NOTES = {
     "dataofficer": "数据专员 data officer",
     "citizen": "市民 citizen",
     "gridworker": "网格员 grid worker",
+    "integration": "设备数据接入 device telemetry integration (API keys)",
     INTEGRATION_USER: "Open311 集成账号 integration user",
 }
 _GROUPS = {

@@ -57,7 +57,8 @@ def seed_organisation(
 ) -> Organisation:
     """Areas, default catalogue and device types, departments (district branches for
     street-level work) and users: admin, operator, dispatcher, leader, dataofficer, citizen,
-    gridworker (first grid), and ``handler-<department code>`` for every department."""
+    gridworker (first grid), integration (pushes telemetry), and ``handler-<department code>``
+    for every department."""
     out = Organisation(city=city)
     org.import_areas(rt, actor=actor, areas=area_inputs(city))
     cases.import_default_catalogue(rt, actor=actor)
@@ -96,6 +97,7 @@ def seed_organisation(
         ("dataofficer", "dataofficer", None),
         ("citizen", "citizen", None),
         ("gridworker", "gridworker", out.first_grid().code),
+        ("integration", "integration", None),
     ]
     for username, role, area in staff:
         _user(rt, actor, out, username, role, password, area=area)

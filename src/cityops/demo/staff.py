@@ -22,7 +22,16 @@ from cityops.org.schemas import UserIn, UserOut
 
 INTEGRATION_USER = "open311-app"
 CITIZENS = (("zhangwei", "张伟"), ("liuyang", "刘洋"), ("chenjing", "陈静"), ("wangfang", "王芳"))
-BASE_USERS = ("admin", "operator", "dispatcher", "leader", "dataofficer", "citizen", "gridworker")
+BASE_USERS = (
+    "admin",
+    "operator",
+    "dispatcher",
+    "leader",
+    "dataofficer",
+    "citizen",
+    "gridworker",
+    "integration",
+)
 _DISTRICT_PREFIXES = ("operator-", "gridworker-", "supervisor-")
 
 

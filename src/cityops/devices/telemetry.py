@@ -191,14 +191,14 @@ def latest_values(
                 values[row.device_id][row.metric] = LatestValueOut(
                     value=row.value, ts=from_ms(row.ts)
                 )
-    items = [
-        LatestOut(
-            device_id=d.id,
-            type=d.type_code,
-            status=d.status,
-            health=brief(d.last_seen_at, d.offline_after, now),
-            values=values.get(d.id, {}),
-        )
-        for d in devices
-    ]
+        items = [
+            LatestOut(
+                device_id=d.id,
+                type=d.type_code,
+                status=d.status,
+                health=brief(d.last_seen_at, d.offline_after, now),
+                values=values.get(d.id, {}),
+            )
+            for d in devices
+        ]
     return Page(items=items, total=total, page=params.page, page_size=params.page_size)
