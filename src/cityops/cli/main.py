@@ -1,4 +1,4 @@
-"""cityops command line: serve, demo, db, users, kpi, ingest."""
+"""cityops command line: serve, demo, db, users, devices, kpi, ingest."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cityops.cli import devices as devices_cli
 from cityops.cli import ingest as ingest_cli
 from cityops.cli import kpi as kpi_cli
 from cityops.cli.common import domain_errors, runtime_or_exit, settings_or_exit
 from cityops.core.auth import SYSTEM
+from cityops.devices import service as devices
 from cityops.migrations import current_revision, upgrade
 from cityops.org import service as org
 from cityops.org.roles import Role
@@ -22,6 +24,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(devices_cli.app, name="devices")
 app.command("kpi")(kpi_cli.kpi)
 app.command("ingest")(ingest_cli.ingest)
 
@@ -37,6 +40,8 @@ def serve(
     os.environ["CITYOPS_PROFILE"] = "production"
     settings = settings_or_exit()
     runtime = runtime_or_exit()
+    # Shipped reference data that a new release may extend (the case catalogue is seeded once).
+    devices.import_default_types(runtime, actor=SYSTEM)
     runtime.db.engine.dispose()
     uvicorn.run(
         "cityops.app:create_app",

@@ -14,7 +14,7 @@ import io
 import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from openpyxl import load_workbook
 from pydantic import ValidationError
@@ -27,10 +27,9 @@ from cityops.core.runtime import Runtime
 from cityops.devices import events
 from cityops.devices.models import Device
 from cityops.devices.registry import device_type, place, placement_columns, registered_event
-from cityops.devices.schemas import DeviceIn, ImportReport, RowError
+from cityops.devices.schemas import DeviceIn, ImportMode, ImportReport, RowError
 from cityops.org.roles import Perm
 
-ImportMode = Literal["all_or_nothing", "valid_rows"]
 MAX_ROWS = 50_000
 MAX_BYTES = 20 * 1024 * 1024
 REQUIRED = ("id", "type", "name", "lon", "lat")
@@ -127,14 +126,14 @@ def _row_input(row: Sequence[Any], columns: dict[str, int]) -> dict[str, Any]:
         "id": _text(get.get("id")),
         "type": _text(get.get("type")),
         "name": _text(get.get("name")),
-        "location": {"lon": get.get("lon"), "lat": get.get("lat")},
         "address": _text(get.get("address")),
         "department_code": _text(get.get("department")),
         "installed_on": installed.isoformat() if isinstance(installed, date) else installed,
+        "status": _text(get.get("status")),
     }
-    if get.get("status") is not None:
-        body["status"] = _text(get.get("status"))
-    return body
+    point = {k: get[k] for k in ("lon", "lat") if get.get(k) is not None}
+    # An empty cell is a missing value (reported as "missing", not as a wrong type).
+    return {k: v for k, v in body.items() if v is not None} | {"location": point}
 
 
 def _text(value: Any) -> Any:

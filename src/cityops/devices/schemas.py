@@ -13,6 +13,7 @@ DEVICE_ID_PATTERN = r"^[A-Za-z0-9_-]{3,64}$"
 DeviceStatus = Literal["active", "maintenance", "retired"]
 STATUSES: tuple[str, ...] = ("active", "maintenance", "retired")
 HealthState = Literal["online", "offline", "never_seen"]
+ImportMode = Literal["all_or_nothing", "valid_rows"]
 
 
 class MetricOut(BaseModel):
@@ -130,7 +131,7 @@ class RowError(BaseModel):
 
 
 class ImportReport(BaseModel):
-    mode: Literal["all_or_nothing", "valid_rows"]
+    mode: ImportMode
     rows: int
     created: int
     errors: list[RowError]
