@@ -27,6 +27,7 @@ from cityops.demo.geography import changsha
 from cityops.demo.history import STATES, HistoryStats, generate_history
 from cityops.demo.places import CityMap
 from cityops.demo.seed import seed_organisation
+from cityops.demo.sensors import SensorStats, install_sensors
 from cityops.demo.staff import (
     INTEGRATION_USER,
     DemoAccount,
@@ -77,6 +78,7 @@ class DemoCredentials:
     password_source: str
     api_key_source: str
     stats: HistoryStats | None = None
+    sensors: SensorStats | None = None
 
     def describe(self, settings: Settings) -> str:
         """A readable multi-line text: where the demo runs and how to log in."""
@@ -98,6 +100,12 @@ class DemoCredentials:
         ]
         if self.stats is not None:
             lines += _stats_lines(self.stats)
+        if self.sensors is not None:
+            s = self.sensors
+            lines.append(
+                f"  Sensors:   {s.devices} devices of 8 types, {s.reporting} reporting, "
+                f"{s.silent} silent since yesterday"
+            )
         lines.append(
             "  These accounts and keys exist only in this demo city; never use them in production."
         )
@@ -180,6 +188,8 @@ def build_demo_city(
         stats = generate_history(
             setup, cast=cast, cmap=cmap, start=start, end=end, seed=seed, progress=progress
         )
+    say("Installing sensors …")
+    sensors = install_sensors(rt, cmap, seed=seed, now=end)
     seeded = [DemoAccount(name, role) for name, role in organisation.users.items()]
     return DemoCredentials(
         password=password,
@@ -188,6 +198,7 @@ def build_demo_city(
         password_source="settings" if settings.demo_password else "generated",
         api_key_source="settings" if settings.demo_api_key else "generated",
         stats=stats,
+        sensors=sensors,
     )
 
 

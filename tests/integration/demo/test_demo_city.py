@@ -136,6 +136,32 @@ def test_history_looks_like_a_real_month(demo: tuple[Runtime, DemoCredentials]) 
     assert [s.at for s in steps] == sorted(s.at for s in steps)
 
 
+def test_sensors_of_every_type_report_and_some_are_silent(
+    demo: tuple[Runtime, DemoCredentials],
+) -> None:
+    from cityops.devices import service as devices
+    from cityops.devices.schemas import DeviceFilter
+    from cityops.devices.tasks import scan_offline
+
+    rt, credentials = demo
+    assert credentials.sensors is not None
+    summary = devices.health_summary(rt, actor=SYSTEM)
+    by_type = {g.code: g for g in summary.by_type}
+    assert len(by_type) == 8
+    assert all(g.devices >= 20 and g.online > 0 for g in by_type.values())
+    total = sum(g.devices for g in by_type.values())
+    assert total == credentials.sensors.devices
+    assert sum(g.offline for g in by_type.values()) == credentials.sensors.silent > 0
+    owners = {g.code.split("-")[0] for g in summary.by_department}
+    assert owners == {"jiaotong", "huanbao", "shuiwu", "shizheng", "ranqi", "yingji"}
+    page = devices.list_devices(
+        rt, actor=SYSTEM, filters=DeviceFilter(type="manhole_cover"), params=PageParams(page_size=5)
+    )
+    assert all(d.location.grid is not None for d in page.items)
+    assert all(d.department and d.department.code.startswith("shizheng-") for d in page.items)
+    assert scan_offline(rt) == credentials.sensors.silent
+
+
 def test_a_second_build_adds_nothing(demo: tuple[Runtime, DemoCredentials]) -> None:
     rt, credentials = demo
     before = (len(_all_cases(rt)), len(org.list_api_keys(rt, actor=SYSTEM)))

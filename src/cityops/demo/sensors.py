@@ -1,0 +1,135 @@
+"""The demo city's sensors: a few hundred devices of every type spread over its grids, owned
+by the departments of their kind, most of them heard from a moment ago, some silent.
+
+They go in the way a city's inventory does (one CSV import), and their first readings the
+way devices send them (the ingester), so the demo exercises the real paths and stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cityops.core.auth import SYSTEM
+from cityops.core.runtime import Runtime
+from cityops.demo.places import CityMap
+from cityops.devices import service as devices
+from cityops.devices.schemas import DeviceTypeOut
+
+# How many devices of each type, and the prefix of their ids.
+FLEET: dict[str, tuple[int, str]] = {
+    "traffic_counter": (60, "tc"),
+    "air_quality": (30, "aq"),
+    "noise_meter": (40, "nm"),
+    "water_level": (40, "wl"),
+    "manhole_cover": (80, "mh"),
+    "gas_pressure": (40, "gp"),
+    "bridge_displacement": (20, "bd"),
+    "smoke_detector": (50, "sd"),
+}
+# Everyday values (the plausible ranges of the catalogue are far wider).
+TYPICAL: dict[str, tuple[float, float]] = {
+    "vehicle_count": (20, 400),
+    "avg_speed": (15, 60),
+    "occupancy": (5, 60),
+    "pm25": (15, 80),
+    "pm10": (30, 120),
+    "no2": (15, 60),
+    "o3": (40, 140),
+    "so2": (3, 15),
+    "co": (0.4, 1.2),
+    "aqi": (30, 120),
+    "temperature": (8, 22),
+    "humidity": (50, 90),
+    "laeq": (45, 72),
+    "lmax": (60, 90),
+    "water_level": (1.5, 4.0),
+    "flow_velocity": (0.2, 1.5),
+    "rainfall": (0, 5),
+    "well_water_level": (10, 80),
+    "pressure": (200, 400),
+    "gas_concentration": (0, 2),
+    "strain": (-200, 200),
+    "vibration": (0.1, 2),
+    "smoke_density": (0, 0.5),
+    "cover_open": (0, 0),
+    "alarm": (0, 0),
+    "battery": (40, 100),
+    "rssi": (-105, -65),
+}
+TYPICAL_BY_TYPE: dict[tuple[str, str], tuple[float, float]] = {
+    ("manhole_cover", "tilt"): (0, 2),
+    ("manhole_cover", "displacement"): (0, 3),
+    ("bridge_displacement", "tilt"): (-0.3, 0.3),
+    ("bridge_displacement", "displacement"): (-2, 2),
+}
+BATTERY_POWERED = frozenset({"manhole_cover", "smoke_detector", "water_level", "gas_pressure"})
+SILENT_SHARE = 0.08
+MAINTENANCE_SHARE = 0.02
+
+
+@dataclass(frozen=True)
+class SensorStats:
+    devices: int
+    reporting: int
+    silent: int
+
+
+def install_sensors(rt: Runtime, cmap: CityMap, *, seed: int, now: datetime) -> SensorStats:
+    """Register the fleet and send every reporting device's latest message."""
+    rng = random.Random(seed)
+    types = {t.code: t for t in devices.list_types(rt, actor=SYSTEM)}
+    rows, installed = _inventory(cmap, types, rng)
+    report = devices.import_devices(rt, actor=SYSTEM, data=rows, filename="demo-sensors.csv")
+    messages, silent = [], 0
+    for device_id, type_code, status in installed:
+        kind = types[type_code]
+        if status == "maintenance":
+            continue
+        if rng.random() < SILENT_SHARE:
+            # Silent since yesterday: the offline scan reports it once the demo runs.
+            silent += 1
+            received = now - timedelta(hours=rng.uniform(20, 30))
+        else:
+            received = now - timedelta(seconds=rng.uniform(0, kind.interval_seconds))
+        messages.append((device_id, _payload(kind, rng), received))
+    devices.ingest_batch(rt, messages)
+    return SensorStats(devices=report.created, reporting=len(messages) - silent, silent=silent)
+
+
+def _inventory(
+    cmap: CityMap, types: dict[str, DeviceTypeOut], rng: random.Random
+) -> tuple[bytes, list[tuple[str, str, str]]]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "type", "name", "lon", "lat", "address", "installed_on", "status"])
+    installed = []
+    for type_code, (count, prefix) in FLEET.items():
+        for number in range(1, count + 1):
+            spot = cmap.spot_in(cmap.random_grid(rng), rng)
+            device_id = f"{prefix}-{number:06d}"
+            status = "maintenance" if rng.random() < MAINTENANCE_SHARE else "active"
+            installed_on = datetime(2024, 1, 1) + timedelta(days=rng.randrange(0, 700))
+            name = f"{spot.road}{types[type_code].name_zh}{number:03d}"
+            writer.writerow(
+                [device_id, type_code, name, f"{spot.lon:.6f}", f"{spot.lat:.6f}",
+                 spot.address, installed_on.date().isoformat(), status]
+            )  # fmt: skip
+            installed.append((device_id, type_code, status))
+    return out.getvalue().encode(), installed
+
+
+def _payload(kind: DeviceTypeOut, rng: random.Random) -> bytes:
+    values = {}
+    for metric in kind.metrics:
+        if metric.common and kind.code not in BATTERY_POWERED:
+            continue
+        low, high = TYPICAL_BY_TYPE.get((kind.code, metric.code)) or TYPICAL.get(
+            metric.code, (metric.min, metric.min + (metric.max - metric.min) * 0.2)
+        )
+        values[metric.code] = round(rng.uniform(low, high), 2)
+    return json.dumps({"values": values}).encode()
