@@ -113,3 +113,19 @@ def test_device_health_is_scoped(rt: Runtime, actor: ActorFn, api: Api) -> None:
     assert error(api.get("handler-huanbao", url), 403)["code"] == "out_of_jurisdiction"
     assert api.get(None, url).status_code == 401
     assert api.get("admin", "/api/v1/devices/zz-000404/health").status_code == 404
+
+
+def test_a_chatty_device_rewrites_last_seen_at_most_every_tenth_interval(
+    rt: Runtime, actor: ActorFn, api: Api, clock: Any
+) -> None:
+    make_device(rt, actor, "aq-000001")  # 5-minute interval: last seen moves in 30 s steps
+    first = rt.clock.now()
+    send(rt, "aq-000001", {"values": {"pm25": 1}})
+    clock.advance(seconds=20)
+    send(rt, "aq-000001", {"values": {"pm25": 2}})
+    seen = api.get("admin", "/api/v1/devices/aq-000001/health").json()["last_seen_at"]
+    assert seen == first.isoformat().replace("+00:00", "Z")
+    clock.advance(seconds=20)
+    send(rt, "aq-000001", {"values": {"pm25": 3}})
+    seen = api.get("admin", "/api/v1/devices/aq-000001/health").json()["last_seen_at"]
+    assert seen == rt.clock.now().isoformat().replace("+00:00", "Z")
