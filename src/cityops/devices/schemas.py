@@ -154,7 +154,7 @@ class IngestProblem(BaseModel):
 
 
 class IngestOut(BaseModel):
-    messages: int
+    messages: int = Field(description="messages taken (a batch counts one per device)")
     accepted: int = Field(description="readings (data points) stored")
     rejected: int = Field(description="messages, samples or values refused")
     unknown_devices: int
