@@ -1,7 +1,7 @@
 """alarms: rules per device type, device overrides, evaluation state, alarms and their history
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-28
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import cityops.core.db.base
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
