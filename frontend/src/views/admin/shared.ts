@@ -12,7 +12,7 @@ export interface Department extends Named {
 export interface PageOf<T> { items: T[]; total: number; page: number; page_size: number }
 
 export const ROLES = ["admin", "operator", "dispatcher", "handler", "gridworker", "citizen", "leader",
-  "dataofficer"];
+  "dataofficer", "integration"];
 /** Roles that must have a department, and roles that must have an area (org/roles.py). */
 export const DEPARTMENT_ROLES = ["handler"];
 export const AREA_ROLES = ["gridworker"];
