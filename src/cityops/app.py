@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
 from cityops.alarms import api as alarms_api
+from cityops.alarms import service as alarms
 from cityops.alarms import tasks as alarms_tasks
 from cityops.alarms.events import AlarmCleared, AlarmRaised, AlarmUpdated
 from cityops.alarms.live import AlarmFeed
@@ -25,7 +29,9 @@ from cityops.core.live import LiveHub
 from cityops.core.mqtt.worker import Handler as IngestHandler
 from cityops.core.runtime import Runtime
 from cityops.devices import api as devices_api
+from cityops.devices import service as devices
 from cityops.devices import tasks as devices_tasks
+from cityops.devices.events import ReadingsStored
 from cityops.org import api as org_api
 from cityops.web import audit_api, live_api, overview_api
 from cityops.web.app import create_web_app
@@ -43,11 +49,67 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     )
     cases_tasks.register_jobs(runtime)
     alarms_tasks.register_jobs(runtime)
-    # The devices module connects here: ``alarms.service.attach(runtime, <its DeviceDirectory>)``
-    # and, for each committed batch of readings, ``alarms.service.evaluate(runtime, samples,
-    # <directory>)`` (see docs/alarms.md, "Wiring").
     devices_tasks.register_jobs(runtime)
+    connect_perception(runtime)
     return runtime
+
+
+class DeviceDirectory:
+    """The alarms module's view of the devices (``alarms.service.DeviceDirectory``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def device_info(self, device_ids: Collection[str]) -> Mapping[str, alarms.DeviceInfo]:
+        return {
+            facts.device_id: alarms.DeviceInfo(
+                device_id=facts.device_id,
+                type=facts.type_code,
+                lon=facts.lon,
+                lat=facts.lat,
+                department_code=facts.department_code,
+                name=facts.name,
+            )
+            for facts in devices.device_facts(self.runtime, device_ids).values()
+        }
+
+    def type_metrics(self, type_code: str) -> Collection[str] | None:
+        return devices.type_metric_codes(self.runtime, type_code)
+
+
+def alarm_samples(event: ReadingsStored) -> list[alarms.Sample]:
+    """A stored batch as the rules read it: each device's readings grouped by their time."""
+    samples: list[alarms.Sample] = []
+    for readings in event.devices:
+        at: dict[int, dict[str, float]] = defaultdict(dict)
+        for reading in readings.samples:
+            at[reading.ts][reading.metric] = reading.value
+        samples.extend(
+            alarms.Sample(
+                device_id=readings.device_id,
+                device_type=readings.type_code,
+                ts=datetime.fromtimestamp(ms / 1000, UTC),
+                values=values,
+            )
+            for ms, values in sorted(at.items())
+        )
+    return samples
+
+
+def connect_perception(runtime: Runtime) -> None:
+    """Telemetry → storage → rules: the MQTT worker's batches go to the devices module's
+    ingest, and each committed batch of readings to the alarms module's rules (see
+    docs/alarms.md, "Wiring")."""
+    directory = DeviceDirectory(runtime)
+    alarms.attach(runtime, directory)
+
+    def evaluate(event: ReadingsStored) -> None:
+        alarms.evaluate(runtime, alarm_samples(event), directory)
+
+    runtime.db.bus.subscribe(ReadingsStored, evaluate)
+    runtime.caches["mqtt.ingest_handler"] = lambda batch: devices.ingest_batch(
+        runtime, [(message.device_id, message.payload, message.received_at) for message in batch]
+    )
 
 
 def ingest_handler(runtime: Runtime) -> IngestHandler | None:

@@ -20,6 +20,7 @@ from cityops.core.errors import (
     ValidationFailed,
 )
 from cityops.core.runtime import Runtime
+from cityops.devices.facts import DeviceFacts, device_facts, type_metric_codes
 from cityops.devices.health_report import device_health, health_summary
 from cityops.devices.imports import import_devices
 from cityops.devices.ingest import (
@@ -56,7 +57,9 @@ from cityops.org.roles import Perm
 __all__ = [
     "BATCH_MAX_BYTES",
     "TOKEN_PREFIX",
+    "DeviceFacts",
     "IngestResult",
+    "device_facts",
     "device_for_token",
     "device_health",
     "device_series",
@@ -74,6 +77,7 @@ __all__ = [
     "list_types",
     "register_device",
     "revoke_token",
+    "type_metric_codes",
     "update_device",
 ]
 
