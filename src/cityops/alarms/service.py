@@ -17,7 +17,14 @@ from cityops.alarms.access import check_readable
 from cityops.alarms.case_link import open_cases, retry_pending
 from cityops.alarms.devices import DeviceDirectory, DeviceInfo, Sample, StaticDevices, attach
 from cityops.alarms.evaluation import evaluate_batch, scan_silence
-from cityops.alarms.queries import detail, get_alarm, list_alarms, load_alarm
+from cityops.alarms.queries import (
+    OpenAlarms,
+    detail,
+    get_alarm,
+    list_alarms,
+    load_alarm,
+    open_alarms,
+)
 from cityops.alarms.rulebook import (
     create_rule,
     delete_override,
@@ -37,6 +44,7 @@ from cityops.core.runtime import Runtime
 __all__ = [
     "DeviceDirectory",
     "DeviceInfo",
+    "OpenAlarms",
     "Sample",
     "StaticDevices",
     "acknowledge_alarm",
@@ -51,6 +59,7 @@ __all__ = [
     "list_alarms",
     "list_overrides",
     "list_rules",
+    "open_alarms",
     "scan_no_data",
     "set_override",
     "update_rule",

@@ -31,6 +31,7 @@ from cityops.devices.ingest import (
     split_batch,
     store,
 )
+from cityops.devices.overview import DeviceRows, DeviceTally, device_rows, device_tally
 from cityops.devices.payload import (
     BAD_TIMESTAMP,
     FUTURE_TIMESTAMP,
@@ -58,11 +59,15 @@ __all__ = [
     "BATCH_MAX_BYTES",
     "TOKEN_PREFIX",
     "DeviceFacts",
+    "DeviceRows",
+    "DeviceTally",
     "IngestResult",
     "device_facts",
     "device_for_token",
     "device_health",
+    "device_rows",
     "device_series",
+    "device_tally",
     "get_device",
     "health_summary",
     "import_default_types",

@@ -1,11 +1,14 @@
-"""Routes of the command screen's aggregates (一屏观览): map points and the trend."""
+"""Routes of the command screen's aggregates (一屏观览): map points, the trend, the ranking,
+and the device layer (devices with their health and open alarms)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
+from cityops.alarms import service as alarms
 from cityops.cases.overview import (
     MapPoints,
     Performance,
@@ -14,6 +17,9 @@ from cityops.cases.overview import (
     map_points,
     performance,
 )
+from cityops.devices import service as devices
+from cityops.devices.schemas import DeviceFilter, DeviceTypeRef
+from cityops.org.roles import Perm
 from cityops.web.deps import CurrentActor, RuntimeDep
 
 router = APIRouter(prefix="/api/v1/overview", tags=["overview"])
@@ -51,3 +57,78 @@ def on_time(
     """On-time rate and satisfaction of the last ``days`` days, in total and per department
     (the figures of ``GET /api/v1/kpi``, in one cheap aggregate for the command screen)."""
     return performance(rt, actor=actor, days=days)
+
+
+DeviceStatusName = Literal["online", "offline", "maintenance", "alarm"]
+
+
+class DeviceLayer(BaseModel):
+    """Devices in service as rows ``[id, lon, lat, type, status, severity]``: ``type``
+    indexes ``types``; ``status`` is ``alarm`` while the device has an open (active or
+    acknowledged) alarm the reader may see, else online, offline or maintenance; ``severity``
+    is the highest of its open alarms (null without one)."""
+
+    columns: list[str]
+    statuses: list[DeviceStatusName]
+    types: list[DeviceTypeRef]
+    devices: list[list[Any]]
+    truncated: bool
+
+
+class DeviceCounts(BaseModel):
+    """The screen's device tiles: devices in service by health, and the open alarms (null
+    for readers without ``alarms.read``)."""
+
+    total: int = Field(description="devices not retired")
+    online: int
+    offline: int
+    maintenance: int
+    active_alarms: int | None
+    alarm_devices: int | None
+
+
+@router.get("/devices", response_model=DeviceLayer)
+def device_layer(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    type: Annotated[str | None, Query(max_length=32)] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=50_000)] = 20_000,
+) -> DeviceLayer:
+    """The devices you may see (``devices.read``, scoped like ``GET /api/v1/devices``) with
+    their status, for the command screen's map: one query for the devices, one for the open
+    alarms."""
+    filters = DeviceFilter(type=type, department=department, district=district)
+    rows = devices.device_rows(rt, actor=actor, filters=filters, limit=limit)
+    alarmed = _alarmed(rt, actor)
+    for row in rows.devices:
+        severity = alarmed.devices.get(row[0]) if alarmed else None
+        if severity is not None:
+            row[4] = "alarm"
+        row.append(severity)
+    return DeviceLayer(
+        columns=[*rows.columns, "severity"],
+        statuses=["online", "offline", "maintenance", "alarm"],
+        types=rows.types,
+        devices=rows.devices,
+        truncated=rows.truncated,
+    )
+
+
+@router.get("/device-counts", response_model=DeviceCounts)
+def device_counts(rt: RuntimeDep, actor: CurrentActor) -> DeviceCounts:
+    """Online devices of those in service and the open alarms (the screen's tiles)."""
+    tally = devices.device_tally(rt, actor=actor)
+    alarmed = _alarmed(rt, actor)
+    return DeviceCounts(
+        **tally.model_dump(),
+        active_alarms=alarmed.count if alarmed else None,
+        alarm_devices=len(alarmed.devices) if alarmed else None,
+    )
+
+
+def _alarmed(rt: RuntimeDep, actor: CurrentActor) -> alarms.OpenAlarms | None:
+    if not actor.can(Perm.alarms_read):
+        return None
+    return alarms.open_alarms(rt, actor=actor)
