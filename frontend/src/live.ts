@@ -28,10 +28,44 @@ export interface CaseChange {
   case: LiveCase;
 }
 
+/** The alarm as it is now (event `alarm`). */
+export interface LiveAlarm {
+  id: string;
+  state: "active" | "acknowledged" | "cleared";
+  severity: "info" | "warning" | "major" | "critical";
+  rule_code: string;
+  kind: string;
+  metric: string | null;
+  device_id: string;
+  device_type: string;
+  device_name: string;
+  lon: number;
+  lat: number;
+  department_code: string | null;
+  last_value: number | null;
+  peak_value: number | null;
+  count: number;
+  raised_at: string;
+  case_id: string | null;
+}
+
+/** One step of an alarm's history (event `alarm`: raise, escalate, acknowledge, clear,
+ * condition_ended, link_case) and the alarm as it is now. */
+export interface AlarmChange {
+  id: string;
+  at: string;
+  action: string;
+  from_state: string | null;
+  to_state: string;
+  alarm: LiveAlarm;
+}
+
 export type LiveStatus = "connecting" | "live" | "reconnecting";
 
 export interface LiveHandlers {
   onCase(change: CaseChange): void;
+  /** A step of an alarm (readers with alarms.read only). */
+  onAlarm?(change: AlarmChange): void;
   /** More was missed than the server can replay: reload the snapshot. */
   onReset?(): void;
   onStatus?(status: LiveStatus): void;
@@ -115,6 +149,10 @@ export function connectLive(handlers: LiveHandlers, since?: string): LiveConnect
       if (message.id) lastId = message.id;
       if (message.id && !seen.add(message.id)) return undefined;
       handlers.onCase(JSON.parse(message.data) as CaseChange);
+    } else if (message.event === "alarm") {
+      if (message.id) lastId = message.id;
+      if (message.id && !seen.add(message.id)) return undefined;
+      handlers.onAlarm?.(JSON.parse(message.data) as AlarmChange);
     } else if (message.event === "reset") {
       handlers.onReset?.();
     } else if (message.event === "ready") {
