@@ -2,6 +2,7 @@ import { createRouter, createWebHistory } from "vue-router";
 import { token } from "./api";
 import AdminView from "./views/AdminView.vue";
 import { adminRoutes } from "./views/admin/routes";
+import { deviceRoutes } from "./views/devices/routes";
 import DeptView from "./views/DeptView.vue";
 import LoginView from "./views/LoginView.vue";
 import MobileMineView from "./views/MobileMineView.vue";
@@ -26,6 +27,7 @@ export const router = createRouter({
     { path: "/m/mine", component: MobileMineView, meta: { auth: true } },
     { path: "/admin", component: AdminView, meta: { auth: true }, redirect: "/admin/users", children: adminRoutes },
     { path: "/leader", component: () => import("./views/LeaderView.vue"), meta: { auth: true } },
+    { path: "/devices", component: () => import("./views/devices/DevicesView.vue"), meta: { auth: true }, children: deviceRoutes },
     { path: "/m/grid", component: GridCasesView, meta: { auth: true } },
     { path: "/m/grid/report", component: GridReportView, meta: { auth: true } },
     { path: "/m/grid/outbox", component: GridOutboxView, meta: { auth: true } },

@@ -26,6 +26,11 @@ PAGE_ROUTES = (
     "/admin/calendar",
     "/admin/audit",
     "/leader",
+    "/devices",
+    "/devices/import",
+    "/devices/{device_id}",
+    "/alarms",
+    "/alarms/rules",
 )
 GRID_ROUTES = ("/m/grid", "/m/grid/report", "/m/grid/outbox", "/m/grid/cases/{case_id}")
 NOT_BUILT = "front end not built: run make frontend"

@@ -39,6 +39,11 @@ def test_every_router_page_is_served() -> None:
         "/admin/calendar",
         "/admin/audit",
         "/leader",
+        "/devices",
+        "/devices/import",
+        "/devices/{device_id}",
+        "/alarms",
+        "/alarms/rules",
     }
 
 
