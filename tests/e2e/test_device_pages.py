@@ -140,6 +140,10 @@ def test_device_list_filters_and_the_device_page(
     expect(page.get_by_test_id("faults")).to_contain_text("在线")
     page.goto(f"{live_url}/devices/xx-404")
     expect(page.get_by_test_id("device-missing")).to_be_visible()
+    page.get_by_role("button", name="EN").click()
+    expect(page.get_by_test_id("device-missing")).to_contain_text("No such device")
+    page.get_by_test_id("tab-devices").click()
+    expect(page.locator("[data-testid=device-row][data-id=aq-000001]")).to_contain_text("Online")
     assert errors == []
 
 
