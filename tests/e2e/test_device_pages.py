@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cityops.alarms import service as alarms
-from cityops.alarms.schemas import AlarmFilter, LevelIn, RuleIn
+from cityops.alarms.schemas import AlarmFilter, LevelIn, OverrideIn, RuleIn
 from cityops.app import connect_perception
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
@@ -72,13 +72,17 @@ def test_device_list_filters_and_the_device_page(
     samples[0]["values"].update({"battery": 87, "rssi": -71})
     assert send(rt, "aq-000001", samples).accepted == len(samples) * 2 + 2
     assert send(rt, "wl-000001", {"values": {"water_level": 0.12}}).accepted == 1
-    alarms.create_rule(
+    rule = alarms.create_rule(
         rt,
         actor=actor("admin"),
         data=RuleIn(
             code="pm25-high", name_zh="PM2.5 超标", name_en="PM2.5 high", device_type="air_quality",
             kind="threshold", metric="pm25", levels=[LevelIn(severity="warning", above=75)],
         ),
+    )  # fmt: skip
+    alarms.set_override(
+        rt, actor=actor("admin"), rule_id=rule.id, device_id="aq-000001",
+        data=OverrideIn(levels=[LevelIn(severity="warning", above=115)], note="交通枢纽"),
     )  # fmt: skip
 
     page, errors = open_page()
@@ -136,7 +140,10 @@ def test_device_list_filters_and_the_device_page(
     expect(chart).to_have_attribute("data-ready", "true")
     page.screenshot(path=str(SHOTS / "device-page.png"))
 
-    expect(page.get_by_test_id("device-rules")).to_contain_text("PM2.5 超标")
+    rule_row = page.get_by_test_id("device-rule")
+    expect(rule_row).to_contain_text("PM2.5 超标")
+    expect(rule_row).to_contain_text("> 115")  # this device's own line, not the type's 75
+    expect(rule_row.get_by_test_id("device-override")).to_contain_text("交通枢纽")
     expect(page.get_by_test_id("faults")).to_contain_text("在线")
     page.goto(f"{live_url}/devices/xx-404")
     expect(page.get_by_test_id("device-missing")).to_be_visible()
