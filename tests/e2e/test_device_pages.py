@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import Workbook
 from playwright.sync_api import Browser, Page, expect
 
 from cityops.alarms import service as alarms
@@ -329,6 +330,19 @@ def test_an_import_with_a_bad_row_stores_nothing_then_the_valid_rows(
     expect(page.get_by_test_id("import-error")).to_have_count(1)
     assert _ids(rt, actor) == ["mh-000001", "mh-000003"]
     page.screenshot(path=str(SHOTS / "device-import.png"))
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (["设备编号", "设备类型", "设备名称", "经度", "纬度"],
+                ["sd-000001", "smoke_detector", "农贸市场烟感", 112.95, 28.12]):  # fmt: skip
+        sheet.append(row)
+    workbook.save(tmp_path / "devices.xlsx")
+    page.set_input_files("#i-file", str(tmp_path / "devices.xlsx"))
+    page.get_by_test_id("start-import").click()
+    expect(page.get_by_test_id("import-result")).to_contain_text("已导入 1 台设备")
+    expect(page.get_by_test_id("import-error")).to_have_count(0)
+    assert "sd-000001" in _ids(rt, actor)
     assert errors == []
 
 
