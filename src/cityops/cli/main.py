@@ -1,4 +1,4 @@
-"""cityops command line: serve, demo, db, users, devices, kpi, ingest."""
+"""cityops command line: serve, demo, db, users, devices, kpi, ingest, simulate."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import uvicorn
 from cityops.cli import devices as devices_cli
 from cityops.cli import ingest as ingest_cli
 from cityops.cli import kpi as kpi_cli
+from cityops.cli import simulate as simulate_cli
 from cityops.cli.common import domain_errors, runtime_or_exit, settings_or_exit
 from cityops.core.auth import SYSTEM
 from cityops.devices import service as devices
@@ -27,6 +28,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(devices_cli.app, name="devices")
 app.command("kpi")(kpi_cli.kpi)
 app.command("ingest")(ingest_cli.ingest)
+app.command("simulate")(simulate_cli.simulate)
 
 
 @app.command()
