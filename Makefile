@@ -77,13 +77,15 @@ test-pg: setup frontend e2e-deps pg-start mqtt-start ## the test suite on a real
 
 test: lint test-sqlite test-pg ## everything: lint, then the suite on SQLite and on PostgreSQL
 
-bench: setup frontend e2e-deps ## benchmarks (full length; they start their own durable PostgreSQL); figures go to docs/benchmarks.md by hand
+bench: setup frontend e2e-deps mqtt-start ## benchmarks (full length; they start their own durable PostgreSQL); figures go to docs/benchmarks.md by hand
 	$(RUN) python benchmarks/case_api.py
 	$(RUN) python benchmarks/command_screen.py
+	$(RUN) python benchmarks/ingest.py
 
-bench-quick: setup frontend e2e-deps ## benchmarks, short run
+bench-quick: setup frontend e2e-deps mqtt-start ## benchmarks, short run
 	$(RUN) python benchmarks/case_api.py --quick
 	$(RUN) python benchmarks/command_screen.py --quick
+	$(RUN) python benchmarks/ingest.py --quick
 
 clean: ## remove the virtualenv, caches and local data (var/)
 	-scripts/pg.sh stop

@@ -79,7 +79,11 @@ def simulate(
     runtime = runtime_or_exit()
     with domain_errors():
         if devices:
-            ids = set(sim.register_fleet(runtime, devices, seed=seed))
+            try:
+                ids = set(sim.register_fleet(runtime, devices, seed=seed))
+            except ValueError as exc:
+                typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+                raise typer.Exit(1) from None
             fleet = [d for d in sim.registered_fleet(runtime) if d.device_id in ids]
         else:
             fleet = sim.registered_fleet(runtime, limit=limit)

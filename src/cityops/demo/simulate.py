@@ -132,6 +132,8 @@ def register_fleet(rt: Runtime, count: int, *, seed: int = 0, prefix: str = "sim
     if not grids:
         raise ValueError("the city has no grids to place devices in")
     codes = sorted(type_metrics(rt))
+    if not codes:
+        raise ValueError("no device types are registered")
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "type", "name", "lon", "lat", "installed_on", "status"])
