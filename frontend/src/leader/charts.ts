@@ -1,5 +1,5 @@
 // The dashboard's chart options: on-time ranking, volume, satisfaction, one bar per group.
-import type { ChartOption } from "../components/leader/KpiChart.vue";
+import type { ChartOption } from "../components/OptionChart.vue";
 import type { KpiRow } from "./kpi";
 
 const TEXT = "#9fb7cf";
