@@ -22,8 +22,8 @@ Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/
   live feed), ``lost_in_db`` those missing from the database.
 
 Configurations: ``baseline`` (the same city with no cases, SQLite), ``sqlite`` and
-``postgresql`` (N cases). 10,000 devices are not simulated: the platform has no devices (IoT)
-yet; they come with the perception module.
+``postgresql`` (N cases). 10,000 devices are not loaded yet: the city it builds has cases
+only (the devices module has no bulk path for the benchmark yet).
 
     uv run python benchmarks/command_screen.py [--quick] [--only baseline|sqlite|postgresql]
 
@@ -99,7 +99,7 @@ VIEWPORT: ViewportSize = {"width": 1920, "height": 1080}
 TOKEN_KEY = "cityops.token"  # noqa: S105 - the sessionStorage key (frontend/src/api.ts)
 PROBE = (Path(__file__).resolve().parent / "screen_probe.js").read_text(encoding="utf-8")
 DEVICES_ASKED = 10_000
-DEVICES_NOTE = "the platform has no devices (IoT) yet: they come with the perception module"
+DEVICES_NOTE = "the benchmark city has no devices yet: the devices module has no bulk path for it"
 NOISE_PCT = 15.0
 USABLE_MS = 2000.0  # the goal: map and KPIs within 2 s of opening
 FEED_GOAL_MS = 1000.0  # a new case appears within 1 s
