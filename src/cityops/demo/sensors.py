@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from cityops.core.auth import SYSTEM
 from cityops.core.runtime import Runtime
+from cityops.demo.patterns import TYPICAL
 from cityops.demo.places import CityMap
 from cityops.devices import service as devices
 from cityops.devices.schemas import DeviceTypeOut
@@ -31,36 +32,8 @@ FLEET: dict[str, tuple[int, str]] = {
     "bridge_displacement": (20, "bd"),
     "smoke_detector": (50, "sd"),
 }
-# Everyday values (the plausible ranges of the catalogue are far wider).
-TYPICAL: dict[str, tuple[float, float]] = {
-    "vehicle_count": (20, 400),
-    "avg_speed": (15, 60),
-    "occupancy": (5, 60),
-    "pm25": (15, 80),
-    "pm10": (30, 120),
-    "no2": (15, 60),
-    "o3": (40, 140),
-    "so2": (3, 15),
-    "co": (0.4, 1.2),
-    "aqi": (30, 120),
-    "temperature": (8, 22),
-    "humidity": (50, 90),
-    "laeq": (45, 72),
-    "lmax": (60, 90),
-    "water_level": (1.5, 4.0),
-    "flow_velocity": (0.2, 1.5),
-    "rainfall": (0, 5),
-    "well_water_level": (10, 80),
-    "pressure": (200, 400),
-    "gas_concentration": (0, 2),
-    "strain": (-200, 200),
-    "vibration": (0.1, 2),
-    "smoke_density": (0, 0.5),
-    "cover_open": (0, 0),
-    "alarm": (0, 0),
-    "battery": (40, 100),
-    "rssi": (-105, -65),
-}
+# Everyday values come from the simulator's table (patterns.TYPICAL); these types read
+# the same metric differently.
 TYPICAL_BY_TYPE: dict[tuple[str, str], tuple[float, float]] = {
     ("manhole_cover", "tilt"): (0, 2),
     ("manhole_cover", "displacement"): (0, 3),
