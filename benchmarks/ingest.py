@@ -220,16 +220,14 @@ def device_csv() -> tuple[bytes, list[str]]:
 
 def prepare_database(db: Database) -> None:
     """Migrate, seed the synthetic city, register the fleet, the alarm rule and an API key."""
-    from shapely.geometry import shape
 
     from cityops.alarms import service as alarms
     from cityops.alarms.schemas import LevelIn, RuleIn
     from cityops.app import build_runtime
     from cityops.core.auth import SYSTEM
     from cityops.core.config import load_settings
-    from cityops.demo.geography import synthetic_city
+    from cityops.demo.geography import random_point_in, synthetic_city
     from cityops.demo.seed import seed_organisation
-    from cityops.demo.simulate import _point_in
     from cityops.devices import service as devices
     from cityops.migrations import upgrade
     from cityops.org import service as org
@@ -244,12 +242,12 @@ def prepare_database(db: Database) -> None:
         seed_organisation(runtime, synthetic_city(), password=secrets.token_urlsafe(12))
         devices.import_default_types(runtime, actor=SYSTEM)
 
-        grid = shape(org.areas_geojson(runtime, level="grid")["features"][0]["geometry"])
+        grid = org.areas_geojson(runtime, level="grid")["features"][0]["geometry"]
         rng = random.Random(1)
         template, db.gauges = device_csv()
         rows = []
         for line in template.decode().splitlines():
-            lon, lat = _point_in(grid, rng)
+            lon, lat = random_point_in(grid, rng)
             rows.append(line.replace("{lon}", f"{lon:.6f}").replace("{lat}", f"{lat:.6f}"))
         started = time.perf_counter()
         report = devices.import_devices(

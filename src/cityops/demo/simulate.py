@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 from paho.mqtt.client import Client, ConnectFlags
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from shapely.geometry import Point, shape
 
 from cityops.core.auth import SYSTEM
 from cityops.core.mqtt.address import BrokerAddress
@@ -50,6 +49,7 @@ from cityops.core.mqtt.provision import BrokerAdmin
 from cityops.core.mqtt.topics import telemetry_filter, telemetry_topic
 from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
 from cityops.core.runtime import Runtime
+from cityops.demo.geography import random_point_in
 from cityops.demo.patterns import DeviceModel, Incident
 from cityops.devices import service as devices
 from cityops.devices.schemas import DeviceFilter
@@ -125,9 +125,7 @@ def register_fleet(rt: Runtime, count: int, *, seed: int = 0, prefix: str = "sim
         return []
     rng = random.Random(seed)
     grids = [
-        shape(f["geometry"])
-        for f in org.areas_geojson(rt, level="grid")["features"]
-        if f.get("geometry")
+        f["geometry"] for f in org.areas_geojson(rt, level="grid")["features"] if f.get("geometry")
     ]
     if not grids:
         raise ValueError("the city has no grids to place devices in")
@@ -141,7 +139,7 @@ def register_fleet(rt: Runtime, count: int, *, seed: int = 0, prefix: str = "sim
     for n in range(count):
         code = codes[n % len(codes)]
         device_id = f"{prefix}-{TYPE_PREFIX.get(code, code[:2])}-{n:06d}"
-        lon, lat = _point_in(rng.choice(grids), rng)
+        lon, lat = random_point_in(rng.choice(grids), rng)
         writer.writerow(
             [device_id, code, f"模拟{code} {n}", f"{lon:.6f}", f"{lat:.6f}", "2025-01-01", "active"]
         )
@@ -154,16 +152,6 @@ def register_fleet(rt: Runtime, count: int, *, seed: int = 0, prefix: str = "sim
         mode="valid_rows",
     )
     return made
-
-
-def _point_in(area: Any, rng: random.Random) -> tuple[float, float]:
-    west, south, east, north = area.bounds
-    for _ in range(50):
-        lon, lat = rng.uniform(west, east), rng.uniform(south, north)
-        if area.contains(Point(lon, lat)):
-            return lon, lat
-    point = area.representative_point()
-    return float(point.x), float(point.y)
 
 
 # --------------------------------------------------------------------------- transports
