@@ -9,6 +9,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+DEMO_MQTT_PORT ?= 51884
 
 .PHONY: help setup frontend e2e-deps demo serve test test-sqlite test-pg lint format pg-start pg-stop mqtt-start mqtt-stop bench bench-quick clean
 
@@ -42,7 +43,11 @@ e2e-deps: ## install Debian's Chromium and CJK fonts for the browser tests (when
 	@test -x /usr/bin/chromium -a -e $(CJK_FONT) || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium fonts-noto-cjk; }
 
 demo: setup frontend ## set up and run the demo city on http://127.0.0.1:8000 (CITYOPS_PORT to change)
-	CITYOPS_PROFILE=demo $(RUN) cityops demo
+	@set -a; \
+	if CITYOPS_MQTT_PORT=$(DEMO_MQTT_PORT) scripts/mqtt.sh start; then \
+	  eval "$$(CITYOPS_MQTT_PORT=$(DEMO_MQTT_PORT) scripts/mqtt.sh env)"; \
+	else echo "no MQTT broker: the demo's sensors report over HTTP instead" >&2; fi; \
+	set +a; CITYOPS_PROFILE=demo $(RUN) cityops demo
 
 serve: setup frontend ## run the platform (production start: set CITYOPS_SECRET_KEY and CITYOPS_DATABASE_URL)
 	$(RUN) cityops serve

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from cityops.cli import ingest as ingest_cli
 from cityops.cli import kpi as kpi_cli
 from cityops.cli import simulate as simulate_cli
 from cityops.cli.common import domain_errors, runtime_or_exit, settings_or_exit
+from cityops.cli.live import live_feed
 from cityops.core.auth import SYSTEM
 from cityops.devices import service as devices
 from cityops.migrations import current_revision, upgrade
@@ -70,6 +72,13 @@ def demo(
             min=0,
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live/--no-live",
+            help="while serving, run the sensor simulator (and an ingest worker with a broker)",
+        ),
+    ] = True,
 ) -> None:
     """Create the demo city (if the database is empty) and serve it."""
     from cityops.demo.city import build_demo_city
@@ -84,14 +93,15 @@ def demo(
     if serve_after:
         runtime.db.engine.dispose()
         settings = runtime.settings
-        uvicorn.run(
-            "cityops.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-        )
+        with live_feed(settings, credentials.api_key) if live else nullcontext():
+            uvicorn.run(
+                "cityops.app:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                access_log=False,
+            )
 
 
 @db_app.command("upgrade")

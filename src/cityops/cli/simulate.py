@@ -30,6 +30,10 @@ def simulate(
     limit: Annotated[
         int | None, typer.Option(help="run at most this many registered devices")
     ] = None,
+    online_only: Annotated[
+        bool,
+        typer.Option("--online-only", help="leave out registered devices that are offline now"),
+    ] = False,
     interval: Annotated[
         float | None,
         typer.Option(help="seconds between a device's reports (default: its type's interval)"),
@@ -86,7 +90,7 @@ def simulate(
                 raise typer.Exit(1) from None
             fleet = [d for d in sim.registered_fleet(runtime) if d.device_id in ids]
         else:
-            fleet = sim.registered_fleet(runtime, limit=limit)
+            fleet = sim.registered_fleet(runtime, limit=limit, online_only=online_only)
     if not fleet:
         typer.secho("error: no active devices to simulate", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)

@@ -26,6 +26,7 @@ from cityops.demo.bulk import bulk_cases
 from cityops.demo.geography import changsha
 from cityops.demo.history import STATES, HistoryStats, generate_history
 from cityops.demo.places import CityMap
+from cityops.demo.rules import install_rules
 from cityops.demo.seed import seed_organisation
 from cityops.demo.sensors import SensorStats, install_sensors
 from cityops.demo.staff import (
@@ -190,6 +191,7 @@ def build_demo_city(
         )
     say("Installing sensors …")
     sensors = install_sensors(rt, cmap, seed=seed, now=end)
+    install_rules(rt)
     seeded = [DemoAccount(name, role) for name, role in organisation.users.items()]
     return DemoCredentials(
         password=password,

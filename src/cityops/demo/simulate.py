@@ -91,24 +91,27 @@ def type_metrics(rt: Runtime) -> dict[str, tuple[tuple[str, ...], int]]:
     }
 
 
-def registered_fleet(rt: Runtime, *, limit: int | None = None) -> list[SimDevice]:
-    """The active registered devices (up to ``limit``), in id order."""
+def registered_fleet(
+    rt: Runtime, *, limit: int | None = None, online_only: bool = False
+) -> list[SimDevice]:
+    """The active registered devices (up to ``limit``; only those online now if
+    ``online_only``), in id order."""
     kinds = type_metrics(rt)
     fleet: list[SimDevice] = []
-    for device_id, code in _active_devices(rt, limit):
+    for device_id, code in _active_devices(rt, limit, online_only):
         if code in kinds:
             fleet.append(SimDevice(device_id, code, kinds[code][0], float(kinds[code][1])))
     return fleet
 
 
-def _active_devices(rt: Runtime, limit: int | None) -> list[tuple[str, str]]:
+def _active_devices(rt: Runtime, limit: int | None, online_only: bool) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     page = 1
     while limit is None or len(found) < limit:
         batch = devices.list_devices(
             rt,
             actor=SYSTEM,
-            filters=DeviceFilter(status="active"),
+            filters=DeviceFilter(status="active", online=True if online_only else None),
             params=PageParams(page=page, page_size=MAX_PAGE_SIZE, sort="id"),
         ).items
         found.extend((d.id, d.type.code) for d in batch)
@@ -306,13 +309,22 @@ class MqttSink:
         shut_down(self.client)
 
 
+_HELD_SAMPLES = 100_000
+"""Samples an unreachable server's HTTP sink keeps for later (older ones are given up)."""
+
+
 class HttpSink:
     """Batches to ``POST /api/v1/telemetry`` with an API key (``batch`` samples each)."""
 
-    def __init__(self, base_url: str, api_key: str, *, batch: int = 500) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, batch: int = 500, max_delay: float = 1.0
+    ) -> None:
         self.counts = Counts()
         self.batch = batch
+        self.max_delay = max_delay
         self._pending: list[dict[str, Any]] = []
+        self._last_post = time.monotonic()
+        self._last_complaint = 0.0
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self._url = base_url.rstrip("/") + "/api/v1/telemetry"
@@ -321,11 +333,13 @@ class HttpSink:
     def send(self, device_id: str, document: dict[str, Any]) -> None:
         self._pending.append({"device_id": device_id, **document})
         self.counts.sent += 1
-        if len(self._pending) >= self.batch:
+        overdue = time.monotonic() - self._last_post >= self.max_delay
+        if len(self._pending) >= self.batch or overdue:
             self._post()
 
     def _post(self) -> None:
         body, self._pending = self._pending, []
+        self._last_post = time.monotonic()
         request = urllib.request.Request(  # noqa: S310 (http(s) checked in __init__)
             self._url,
             data=json.dumps(body).encode(),
@@ -339,6 +353,14 @@ class HttpSink:
         except urllib.error.HTTPError as exc:
             self.counts.refused += len(body)
             log.warning("telemetry batch refused: %s %s", exc.code, exc.read()[:300])
+        except (urllib.error.URLError, OSError) as exc:
+            # The server is not up yet (or restarting): keep the samples for the next post.
+            held = body + self._pending
+            dropped = max(0, len(held) - _HELD_SAMPLES)
+            self._pending, self.counts.refused = held[dropped:], self.counts.refused + dropped
+            if time.monotonic() - self._last_complaint >= 30:
+                self._last_complaint = time.monotonic()
+                log.warning("telemetry server unreachable (%s); holding %d samples", exc, len(body))
 
     def flush(self, timeout: float) -> bool:
         if self._pending:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,48 @@ def test_sensors_of_every_type_report_and_some_are_silent(
     assert all(d.location.grid is not None for d in page.items)
     assert all(d.department and d.department.code.startswith("shizheng-") for d in page.items)
     assert scan_offline(rt) == credentials.sensors.silent
+
+
+def test_a_flood_on_a_demo_gauge_raises_an_alarm_and_opens_a_case(
+    demo: tuple[Runtime, DemoCredentials],
+) -> None:
+    from cityops.alarms import service as alarms
+    from cityops.alarms.devices import Sample
+    from cityops.app import DeviceDirectory
+    from cityops.demo.simulate import registered_fleet
+
+    rt, _ = demo
+    gauge = next(d for d in registered_fleet(rt) if d.type_code == "water_level")
+    later = END + timedelta(minutes=5)
+    everyday = Sample(gauge.device_id, "water_level", later, {"water_level": 2.0})
+    flooded = Sample(
+        gauge.device_id, "water_level", later + timedelta(minutes=5), {"water_level": 5.1}
+    )
+    directory = DeviceDirectory(rt)
+    assert alarms.evaluate(rt, [everyday], directory).raised == []
+    report = alarms.evaluate(rt, [flooded], directory)
+    assert len(report.raised) == 1 and len(report.cases) == 1
+    case = cases.get_case(rt, actor=SYSTEM, case_id=report.cases[0])
+    assert case.category is not None and case.category.code == "E-04-06"
+
+
+def test_the_simulator_leaves_the_silent_sensors_silent(
+    demo: tuple[Runtime, DemoCredentials],
+) -> None:
+    from cityops.demo.simulate import registered_fleet
+
+    from cityops.devices import service as devices
+    from cityops.devices.schemas import DeviceFilter
+
+    rt, _ = demo
+    everyone = registered_fleet(rt)
+    online = registered_fleet(rt, online_only=True)
+    silent = devices.list_devices(
+        rt, actor=SYSTEM, filters=DeviceFilter(status="active", online=False), params=PageParams()
+    ).total
+    assert silent > 0
+    assert len(online) == len(everyone) - silent
+    assert {d.device_id for d in online} < {d.device_id for d in everyone}
 
 
 def test_a_second_build_adds_nothing(demo: tuple[Runtime, DemoCredentials]) -> None:
