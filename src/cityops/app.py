@@ -14,6 +14,8 @@ from cityops.alarms import service as alarms
 from cityops.alarms import tasks as alarms_tasks
 from cityops.alarms.events import AlarmCleared, AlarmRaised, AlarmUpdated
 from cityops.alarms.live import AlarmFeed
+from cityops.brain import api as brain_api
+from cityops.brain import service as brain
 from cityops.cases import api as cases_api
 from cityops.cases import kpi_api
 from cityops.cases import tasks as cases_tasks
@@ -50,7 +52,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     cases_tasks.register_jobs(runtime)
     alarms_tasks.register_jobs(runtime)
     devices_tasks.register_jobs(runtime)
+    brain.register_jobs(runtime)
     connect_perception(runtime)
+    brain.attach(runtime)
     return runtime
 
 
@@ -135,6 +139,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         overview_api.router,
         alarms_api.router,
         devices_api.router,
+        brain_api.router,
     ]
     # The live feed reads the timeline of every worker; a commit here also wakes it at once.
     live = LiveHub([CaseFeed(runtime), AlarmFeed(runtime)])

@@ -131,8 +131,19 @@ def dispatch(
     rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, body: DispatchBody
 ) -> CaseOut:
     return service.dispatch_case(
-        rt, actor=actor, case_id=case_id, department_code=body.department_code, note=body.note
+        rt,
+        actor=actor,
+        case_id=case_id,
+        department_code=body.department_code,
+        note=body.note,
+        category_code=body.category_code,
     )
+
+
+@router.post("/cases/{case_id}/recall", response_model=CaseOut)
+def recall(rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, body: ReasonBody) -> CaseOut:
+    """撤回派单: take a dispatched case back to dispatch (e.g. a wrong machine dispatch)."""
+    return service.recall_case(rt, actor=actor, case_id=case_id, reason=body.reason)
 
 
 @router.post("/cases/{case_id}/return", response_model=CaseOut)

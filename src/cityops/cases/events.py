@@ -19,6 +19,7 @@ def case_tag(action: str) -> str:
     """Audit tag of a case action, e.g. ``cases:case:dispatched``."""
     past = {
         "return": "returned",
+        "recall": "recalled",
         "report": "reported",
         "reopen": "reopened",
         "urge": "urged",

@@ -143,6 +143,8 @@ class Case(Timestamps, Base):
     rating_comment: Mapped[str | None] = mapped_column(Text)
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while the current dispatch is the machine's (智能派单): {"model", "confidence", "label"}.
+    machine_dispatch: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - optimistic locking

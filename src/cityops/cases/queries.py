@@ -225,6 +225,15 @@ def suggest_for_case(rt: Runtime, *, actor: Actor, case_id: uuid.UUID) -> Sugges
         return suggest_department(session, category, case.area_path)
 
 
+def route_for(rt: Runtime, *, category_code: str, area_path: str) -> Suggestion:
+    """The department the routing rules pick for a category at a place (for automation that
+    must know a route exists before it acts)."""
+    with rt.db.read() as session:
+        return suggest_department(
+            session, categories(session).by_code.get(category_code), area_path
+        )
+
+
 def present_cases(rt: Runtime, actor: Actor, cases: list[Case]) -> list[CaseOut]:
     with rt.db.read() as session:
         return present_many(session, actor, cases)

@@ -84,6 +84,14 @@ class Due(BaseModel):
     status: str
 
 
+class MachineDispatch(BaseModel):
+    """The current dispatch was made by the classifier (智能派单), not by a person."""
+
+    model: str
+    confidence: float
+    label: str
+
+
 class CaseOut(BaseModel):
     id: uuid.UUID
     number: int
@@ -109,6 +117,7 @@ class CaseOut(BaseModel):
     rating_comment: str | None
     merged_into: uuid.UUID | None
     duplicate_count: int
+    machine_dispatch: MachineDispatch | None = None
     photos: list[uuid.UUID]
     attributes: dict[str, Any]
     allowed_actions: list[str]
@@ -186,6 +195,9 @@ class RegisterBody(_Body):
 class DispatchBody(_Body):
     department_code: str | None = Field(
         default=None, description="omit to use the category/jurisdiction routing rules"
+    )
+    category_code: str | None = Field(
+        default=None, max_length=32, description="correct the category while dispatching"
     )
     note: str | None = Field(default=None, max_length=2000)
 

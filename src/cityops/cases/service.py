@@ -33,6 +33,7 @@ from cityops.cases.queries import (
     get_upload,
     list_cases,
     load_case,
+    route_for,
     suggest_for_case,
     timeline,
 )
@@ -71,11 +72,13 @@ __all__ = [
     "load_case",
     "merge_case",
     "reassign_case",
+    "recall_case",
     "register_case",
     "reject_case",
     "reopen_case",
     "report_case",
     "return_case",
+    "route_for",
     "set_calendar_day",
     "set_route",
     "suggest_for_case",
@@ -112,6 +115,7 @@ def register_case(
         if priority:
             case.priority = priority
         case.registered_at = now
+        data["category_code"] = _code_of(tx, case)
         return note, data
 
     out = act(rt, actor=actor, case_id=case_id, action=Action.register, values={}, apply=apply)
@@ -170,27 +174,73 @@ def dispatch_case(
     case_id: uuid.UUID,
     department_code: str | None = None,
     note: str | None = None,
+    category_code: str | None = None,
+    machine: dict[str, Any] | None = None,
 ) -> CaseOut:
-    """派单: send the case to the responsible department (by the rules, or by hand)."""
+    """派单: send the case to the responsible department (by the rules, or by hand).
+
+    ``category_code`` corrects the category on the way; ``machine`` (``model``,
+    ``confidence``, ``label``) marks a dispatch made by the classifier, not by a person.
+    """
 
     def apply(tx: Transaction, case: Case, now: datetime) -> tuple[str | None, dict[str, Any]]:
+        data: dict[str, Any] = {}
+        if category_code:
+            category = category_info(tx.session, category_code, "category_code")
+            assert category is not None
+            if category.id != case.category_id:
+                data["category_changed_from"] = _code_of(tx, case)
+                case.category_id, case.priority = category.id, category.priority
         department_id, rule = _department_for(tx, case, department_code, "department_code")
         if case.state == State.returned and case.returned_at is not None:
             case.returned_seconds += (now - case.returned_at).total_seconds()
         case.department_id, case.assignee_id = department_id, None
         case.dispatched_at = now
         case.first_dispatched_at = case.first_dispatched_at or now
-        return note, {"department_id": str(department_id), "rule": rule}
+        case.machine_dispatch = dict(machine) if machine else None
+        data.update(department_id=str(department_id), rule=rule, category_code=_code_of(tx, case))
+        if machine:
+            data["machine"] = dict(machine)
+        return note, data
 
     return act(rt, actor=actor, case_id=case_id, action=Action.dispatch, values={}, apply=apply)
+
+
+def _code_of(tx: Transaction, case: Case) -> str | None:
+    category = category_of(tx.session, case)
+    return category.code if category else None
+
+
+def recall_case(rt: Runtime, *, actor: Actor, case_id: uuid.UUID, reason: str) -> CaseOut:
+    """撤回派单: take a dispatched case (not yet accepted) back to dispatch, e.g. to correct
+    the machine's category or department; the timeline keeps the recalled dispatch."""
+
+    def apply(tx: Transaction, case: Case, now: datetime) -> tuple[str | None, dict[str, Any]]:
+        data: dict[str, Any] = {"department_id": str(case.department_id)}
+        if case.machine_dispatch:
+            data["machine"] = dict(case.machine_dispatch)
+        case.department_id, case.assignee_id, case.machine_dispatch = None, None, None
+        case.dispatched_at = None
+        return reason, data
+
+    return act(
+        rt,
+        actor=actor,
+        case_id=case_id,
+        action=Action.recall,
+        values={"reason": reason},
+        apply=apply,
+    )
 
 
 def return_case(rt: Runtime, *, actor: Actor, case_id: uuid.UUID, reason: str) -> CaseOut:
     """退回: the department sends a wrongly dispatched case back to dispatch."""
 
     def apply(tx: Transaction, case: Case, now: datetime) -> tuple[str | None, dict[str, Any]]:
-        data = {"department_id": str(case.department_id)}
-        case.department_id, case.assignee_id = None, None
+        data: dict[str, Any] = {"department_id": str(case.department_id)}
+        if case.machine_dispatch:
+            data["machine"] = dict(case.machine_dispatch)
+        case.department_id, case.assignee_id, case.machine_dispatch = None, None, None
         case.returned_at, case.return_count = now, case.return_count + 1
         return reason, data
 
@@ -342,6 +392,7 @@ def reassign_case(
             raise invalid("department_code", "the case is already with this department")
         data = {"from_department_id": str(case.department_id), "department_id": str(department_id)}
         case.department_id, case.assignee_id, case.dispatched_at = department_id, None, now
+        case.machine_dispatch = None
         case.accepted_at = None
         return reason, data
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from cityops.cases.access import mask_phone, may_see_phone
 from cityops.cases.directory import categories
 from cityops.cases.models import Case
-from cityops.cases.schemas import CaseLocation, CaseOut, CategoryRef, Due
+from cityops.cases.schemas import CaseLocation, CaseOut, CategoryRef, Due, MachineDispatch
 from cityops.cases.workflow import TRANSITIONS, Action, State, allowed_actions, sla_stage
 from cityops.core.auth import Actor
 from cityops.org import service as org
@@ -105,6 +105,9 @@ def _one(
         rating_comment=case.rating_comment,
         merged_into=case.merged_into_id,
         duplicate_count=case.duplicate_count,
+        machine_dispatch=(
+            MachineDispatch.model_validate(case.machine_dispatch) if case.machine_dispatch else None
+        ),
         photos=[uuid.UUID(p) for p in case.report_photos or []],
         attributes=case.attributes or {},
         allowed_actions=[a.value for a in allowed_actions(state) if actor.can(_perm(a.value))],

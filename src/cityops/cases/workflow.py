@@ -3,7 +3,8 @@
 reported ─register→ registered ─dispatch→ dispatched ─accept→ accepted ─handle→ handled
    │                    ▲   │                 │  ▲                 ▲            │
    ├─reject→ rejected   │   └─merge→ merged   │  └── verify(fail) ─┼────────────┤
-   ├─merge→ merged      └──── returned ←return┘                    │     verify(pass)
+   ├─merge→ merged      ├──── returned ←return┤                    │     verify(pass)
+   │                    └───────── recall ─────┘                    │            │
    └─cancel→ cancelled       (dispatch again)                      │            ▼
                                    closed ←close── verified       reopen ← closed/evaluated
                                      └─evaluate→ evaluated
@@ -40,6 +41,7 @@ class Action(StrEnum):
     reject = "reject"
     dispatch = "dispatch"
     return_ = "return"
+    recall = "recall"
     accept = "accept"
     handle = "handle"
     verify = "verify"
@@ -127,6 +129,14 @@ TRANSITIONS: dict[Action, Transition] = {
             State.returned,
             Perm.cases_return,
             Who.department,
+            {"reason"},
+        ),
+        _t(
+            Action.recall,
+            {State.dispatched},
+            State.registered,
+            Perm.cases_recall,
+            Who.area,
             {"reason"},
         ),
         _t(Action.accept, {State.dispatched}, State.accepted, Perm.cases_accept, Who.department),

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     device_scan_seconds: float = Field(default=30.0, gt=0)
     telemetry_max_future_seconds: float = Field(default=300.0, ge=0, le=86_400)
     telemetry_max_age_hours: float = Field(default=168.0, gt=0, le=24 * 3660)
+    # Triage of new reports (智能派单): see docs/triage.md.
+    auto_dispatch: bool = False
+    auto_dispatch_threshold: float = Field(default=0.85, ge=0, le=1)
+    triage_sweep_seconds: float = Field(default=60.0, gt=0)
     demo_password: str | None = None
     demo_api_key: str | None = None
     log_level: str = "INFO"

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData
 
 import cityops.alarms.models
+import cityops.brain.models
 import cityops.cases.models
 import cityops.core.audit.models
 import cityops.devices.models

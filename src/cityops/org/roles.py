@@ -30,6 +30,7 @@ class Perm(StrEnum):
     cases_reject = "cases.reject"
     cases_dispatch = "cases.dispatch"
     cases_reassign = "cases.reassign"
+    cases_recall = "cases.recall"
     cases_assign = "cases.assign"
     cases_accept = "cases.accept"
     cases_return = "cases.return"
@@ -54,6 +55,8 @@ class Perm(StrEnum):
     devices_read = "devices.read"
     devices_manage = "devices.manage"
     telemetry_ingest = "telemetry.ingest"
+    brain_suggest = "brain.suggest"
+    brain_examples_read = "brain.examples.read"
 
 
 _OPERATOR = {
@@ -65,6 +68,7 @@ _OPERATOR = {
     Perm.cases_reject,
     Perm.cases_dispatch,
     Perm.cases_reassign,
+    Perm.cases_recall,
     Perm.cases_assign,
     Perm.cases_close,
     Perm.cases_reopen,
@@ -77,6 +81,7 @@ _OPERATOR = {
     Perm.alarms_read,
     Perm.alarms_ack,
     Perm.devices_read,
+    Perm.brain_suggest,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -89,6 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.cases_reject,
             Perm.cases_dispatch,
             Perm.cases_reassign,
+            Perm.cases_recall,
             Perm.cases_assign,
             Perm.cases_urge,
             Perm.cases_merge,
@@ -96,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.kpi_read,
             Perm.alarms_read,
             Perm.devices_read,
+            Perm.brain_suggest,
         }
     ),
     Role.handler: frozenset(
@@ -134,6 +141,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.audit_read,
             Perm.alarms_read,
             Perm.devices_read,
+            Perm.brain_examples_read,
         }
     ),
     Role.integration: frozenset({Perm.telemetry_ingest}),

@@ -50,6 +50,15 @@ class Actor:
 
 
 SYSTEM = Actor(user_id=None, username="system", role="system", permissions=frozenset({"*"}))
+# The triage of new reports (智能派单) when it registers and dispatches by itself: city-wide,
+# and allowed nothing but reading, registering and dispatching cases.
+MACHINE = Actor(
+    user_id=None,
+    username="dispatch-ai",
+    role="system",
+    permissions=frozenset({"cases.read", "cases.register", "cases.dispatch"}),
+    display_name="智能派单",
+)
 
 
 def hash_password(password: str) -> str:

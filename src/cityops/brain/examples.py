@@ -1,0 +1,176 @@
+"""Labelled examples from people's decisions on cases, for retraining the classifier.
+
+From each case's timeline (replayed in order, so the result does not depend on which event
+woke it or how often):
+
+- a person registers the report with a category → ``registered`` (or ``correction`` when they
+  changed the reporter's category), with the machine's first suggestion when it differed;
+- a person dispatches a case nobody labelled yet → ``registered``; with a changed category →
+  ``correction``, with the label the machine had given or suggested;
+- a department returns (退回) or an operator recalls (撤回派单) a machine-dispatched case →
+  ``return`` / ``recall`` with the machine's label, marked doubtful; the next dispatch by a
+  person settles it: its category becomes the label (and the machine's is kept if different).
+
+One example per (case, timeline entry): replaying inserts nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from cityops.brain.models import TrainingExample
+from cityops.brain.views import SOURCES, ExampleCounts, ExampleOut
+from cityops.cases import service as cases
+from cityops.cases.schemas import CaseEventOut
+from cityops.core.auth import MACHINE, SYSTEM, Actor
+from cityops.core.errors import invalid
+from cityops.core.pagination import Page, PageParams, order_by_sort, paginate
+from cityops.core.runtime import Runtime
+from cityops.org.roles import Perm
+
+LEARN_FROM = frozenset({"register", "dispatch", "return", "recall"})
+SORTS = {"at": TrainingExample.at, "label": TrainingExample.label}
+
+
+@dataclass
+class _Replay:
+    """What the timeline has told so far."""
+
+    machine_label: str | None = None  # the label of the machine's last dispatch
+    labelled: bool = False  # a person has given the case a category
+    pending: list[uuid.UUID] = field(default_factory=list)  # doubtful return/recall entries
+    rows: list[dict[str, Any]] = field(default_factory=list)  # examples to insert
+    settle: dict[uuid.UUID, tuple[str, str | None]] = field(default_factory=dict)
+
+
+def _by_machine(event: CaseEventOut) -> bool:
+    return event.actor_id is None and event.actor_name == MACHINE.username
+
+
+def _replay(timeline: list[CaseEventOut], suggested: str | None) -> _Replay:
+    state = _Replay()
+
+    def add(event: CaseEventOut, label: str, source: str, machine: str | None, doubt: bool) -> None:
+        state.rows.append(
+            {
+                "event_id": event.id,
+                "label": label,
+                "source": source,
+                "actor": event.actor_name,
+                "at": event.at,
+                "machine_label": machine if machine != label or doubt else None,
+                "doubtful": doubt,
+            }
+        )
+
+    for event in timeline:
+        data = event.data or {}
+        code = data.get("category_code")
+        changed = "category_changed_from" in data
+        if event.action == "register" and code and not _by_machine(event):
+            add(event, code, "correction" if changed else "registered", suggested, False)
+            state.labelled = True
+        elif event.action == "dispatch" and code:
+            if _by_machine(event):
+                state.machine_label = (data.get("machine") or {}).get("label", code)
+                continue
+            earlier = state.machine_label or suggested
+            for pending in state.pending:
+                state.settle[pending] = (code, state.machine_label)
+            if changed:
+                add(event, code, "correction", earlier, False)
+            elif not state.labelled and not state.pending:
+                add(event, code, "registered", suggested, False)
+            state.labelled, state.pending, state.machine_label = True, [], None
+        elif event.action in ("return", "recall") and data.get("machine"):
+            label = str(data["machine"].get("label"))
+            add(event, label, event.action, label, True)
+            state.pending.append(event.id)
+    return state
+
+
+def record_examples(
+    rt: Runtime, *, case_id: uuid.UUID, machine_top: Callable[[Runtime, uuid.UUID], str | None]
+) -> int:
+    """Bring the case's examples up to date with its timeline; returns how many were added."""
+    timeline = cases.timeline(rt, actor=SYSTEM, case_id=case_id)
+    replay = _replay(timeline, machine_top(rt, case_id))
+    if not replay.rows and not replay.settle:
+        return 0
+    case = cases.get_case(rt, actor=SYSTEM, case_id=case_id)
+    added = 0
+    try:
+        with rt.db.transaction() as tx:
+            have = {
+                row.event_id: row
+                for row in tx.session.scalars(
+                    select(TrainingExample).where(TrainingExample.case_id == case_id)
+                )
+            }
+            for item in replay.rows:
+                if item["event_id"] in have:
+                    continue
+                example = TrainingExample(
+                    id=uuid.uuid4(), case_id=case_id, title=case.title, text=case.description
+                )
+                for name, value in item.items():
+                    setattr(example, name, value)
+                tx.session.add(example)
+                have[item["event_id"]] = example
+                added += 1
+            tx.session.flush()
+            for event_id, (label, machine) in replay.settle.items():
+                row = have.get(event_id)
+                if row is not None and row.doubtful:
+                    row.label, row.doubtful = label, False
+                    row.machine_label = machine if machine != label else None
+    except IntegrityError:  # another worker recorded the same entries first
+        return 0
+    return added
+
+
+def list_examples(
+    rt: Runtime,
+    *,
+    actor: Actor,
+    params: PageParams,
+    source: str | None = None,
+    label: str | None = None,
+    doubtful: bool | None = None,
+) -> Page[ExampleOut]:
+    """The labelled examples, newest first; filter by source, label and doubt."""
+    actor.require(Perm.brain_examples_read)
+    if source is not None and source not in SOURCES:
+        raise invalid("source", f"unknown source {source!r}; use one of: {', '.join(SOURCES)}")
+    query = select(TrainingExample)
+    if source:
+        query = query.where(TrainingExample.source == source)
+    if label:
+        query = query.where(TrainingExample.label == label)
+    if doubtful is not None:
+        query = query.where(TrainingExample.doubtful.is_(doubtful))
+    query = order_by_sort(query, params.sort, SORTS, "-at")
+    with rt.db.read() as session:
+        rows, total = paginate(session, query.order_by(TrainingExample.id), params)
+        items = [ExampleOut.model_validate(row) for row in rows]
+    return Page(items=items, total=total, page=params.page, page_size=params.page_size)
+
+
+def count_examples(rt: Runtime, *, actor: Actor) -> ExampleCounts:
+    """How many examples each source gave."""
+    actor.require(Perm.brain_examples_read)
+    with rt.db.read() as session:
+        counts = dict(
+            session.execute(
+                select(TrainingExample.source, func.count()).group_by(TrainingExample.source)
+            ).all()
+        )
+        doubtful = session.scalar(select(func.count()).where(TrainingExample.doubtful.is_(True)))
+    by_source = {s: int(counts.get(s, 0)) for s in SOURCES}
+    return ExampleCounts(total=sum(by_source.values()), by_source=by_source, doubtful=doubtful or 0)

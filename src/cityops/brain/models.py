@@ -1,0 +1,56 @@
+"""Tables of the triage of new reports. Cases are referred to by id only (owned by the cases
+module, reached through its service)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityops.core.db.base import Base, uuid_pk
+
+
+class Triage(Base):
+    """What the classifier said about one report, and what was done with it (one per case)."""
+
+    __tablename__ = "brain_triage"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    case_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    model: Mapped[str] = mapped_column(String(64))
+    # [{"label": "E-01-02", "confidence": 0.91, "words": ["垃圾", …]}, …] most likely first.
+    suggestions: Mapped[list[Any]] = mapped_column(default=list)
+    top_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    # dispatched | registered | suggested | disagrees | no_route | skipped
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class TrainingExample(Base):
+    """A report labelled by a person's decision (立案, correction, return, recall)."""
+
+    __tablename__ = "brain_training_examples"
+    __table_args__ = (
+        UniqueConstraint("case_id", "event_id"),
+        Index("ix_brain_examples_source_at", "source", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    case_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    # The timeline entry that produced the example (idempotence per case and event).
+    event_id: Mapped[uuid.UUID]
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(32), index=True)
+    # registered | correction | return | recall
+    source: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime]
+    # The machine's label when it was wrong (or doubted), else null.
+    machine_label: Mapped[str | None] = mapped_column(String(32))
+    # A return or recall doubts the machine's label until a person dispatches the case again.
+    doubtful: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,270 @@
+"""Triage of new reports (智能派单): suggest a category, dispatch by itself when sure, and
+learn from the people who correct it.
+
+``triage_case`` runs after a report commits (``attach`` subscribes it) and again from the
+sweep for reports it missed. It stores the top suggestions; when auto-dispatch is on, the top
+confidence reaches the threshold, the report is still waiting and a routing rule applies, the
+``MACHINE`` actor registers and dispatches it through the cases module's verbs, marking the
+dispatch with the model and its confidence. Everything else is left to the dispatcher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from cityops.brain import examples
+from cityops.brain.keywords import CategoryTerms, KeywordClassifier
+from cityops.brain.models import Triage
+from cityops.brain.schemas import Classifier, Suggestion
+from cityops.brain.views import SuggestionOut, SuggestOut, TriageOut
+from cityops.cases import service as cases
+from cityops.cases.events import CaseChanged
+from cityops.cases.schemas import CaseFilter, CaseOut, CategoryRef
+from cityops.core.auth import MACHINE, SYSTEM, Actor
+from cityops.core.errors import DomainError, NotFound, PermissionDenied, invalid
+from cityops.core.pagination import PageParams
+from cityops.core.runtime import Runtime
+from cityops.org.roles import Perm
+
+log = logging.getLogger(__name__)
+
+_CACHE = "brain.classifier"
+SWEEP_PAGE = 200
+
+
+# --- the classifier -------------------------------------------------------------------------
+
+
+def current_classifier(rt: Runtime) -> Classifier:
+    """The classifier triage uses: for now the keyword classifier of the category catalogue,
+    rebuilt when the catalogue changes (a trained, activated model will take its place here)."""
+    leaves = [c for c in cases.list_categories(rt) if c.parent_code is not None]
+    version = hashlib.sha256(
+        json.dumps(
+            [(c.code, c.name_zh, c.name_en, sorted(c.keywords)) for c in leaves],
+            ensure_ascii=False,
+        ).encode()
+    ).hexdigest()
+    held = rt.caches.get(_CACHE)
+    if held is not None and held[0] == version:
+        classifier: Classifier = held[1]
+        return classifier
+    classifier = KeywordClassifier(
+        CategoryTerms(code=c.code, terms=(c.name_zh, c.name_en, *c.keywords)) for c in leaves
+    )
+    rt.caches[_CACHE] = (version, classifier)
+    return classifier
+
+
+def model_name(classifier: Classifier) -> str:
+    return str(getattr(classifier, "name", "keywords"))
+
+
+def _category_refs(rt: Runtime) -> dict[str, CategoryRef]:
+    return {
+        c.code: CategoryRef(code=c.code, name_zh=c.name_zh, name_en=c.name_en)
+        for c in cases.list_categories(rt, include_inactive=True)
+    }
+
+
+def _present(refs: dict[str, CategoryRef], items: list[dict[str, Any]]) -> list[SuggestionOut]:
+    return [
+        SuggestionOut(
+            category=refs.get(item["label"])
+            or CategoryRef(code=item["label"], name_zh=item["label"], name_en=item["label"]),
+            confidence=item["confidence"],
+            words=list(item["words"]),
+        )
+        for item in items
+    ]
+
+
+def _as_json(suggestions: list[Suggestion]) -> list[dict[str, Any]]:
+    return [
+        {"label": s.label, "confidence": s.confidence, "words": list(s.words)} for s in suggestions
+    ]
+
+
+def suggest(rt: Runtime, *, actor: Actor, title: str, text: str, k: int = 3) -> SuggestOut:
+    """The top ``k`` categories for a message (a dispatcher checking a call as it comes in)."""
+    actor.require(Perm.brain_suggest)
+    if not title.strip() and not text.strip():
+        raise invalid("text", "give a title or a text to classify", "required")
+    classifier = current_classifier(rt)
+    found = classifier.suggest(title, text, k=k)
+    return SuggestOut(
+        model=model_name(classifier), suggestions=_present(_category_refs(rt), _as_json(found))
+    )
+
+
+# --- triage ---------------------------------------------------------------------------------
+
+
+def _decide(rt: Runtime, case: CaseOut, top: Suggestion | None) -> tuple[str, str]:
+    """What to do with a report: ``dispatch``, or the reason to leave it to a person."""
+    threshold = rt.settings.auto_dispatch_threshold
+    if case.state != "reported":
+        return "skipped", f"the case is already {case.state}"
+    if top is None:
+        return "suggested", "no category matched the message"
+    if not rt.settings.auto_dispatch:
+        return "suggested", "auto-dispatch is off"
+    if top.confidence < threshold:
+        return "suggested", f"confidence {top.confidence:.2f} is below {threshold:.2f}"
+    if case.category is not None and case.category.code != top.label:
+        return "disagrees", f"the reporter chose {case.category.code}, the model {top.label}"
+    route = cases.route_for(rt, category_code=top.label, area_path=case.location.area_path)
+    if route.department is None:
+        return "no_route", route.explanation
+    return "dispatch", f"confidence {top.confidence:.2f} ≥ {threshold:.2f}"
+
+
+def _dispatch(rt: Runtime, case: CaseOut, top: Suggestion, model: str) -> tuple[str, str]:
+    mark = {"model": model, "confidence": top.confidence, "label": top.label}
+    note = f"智能派单 {model} {top.confidence:.0%}"
+    try:
+        cases.register_case(rt, actor=MACHINE, case_id=case.id, category_code=top.label, note=note)
+    except DomainError as error:  # someone acted first, or the category went away
+        return "skipped", f"not registered: {error}"
+    try:
+        cases.dispatch_case(rt, actor=MACHINE, case_id=case.id, note=note, machine=mark)
+    except DomainError as error:
+        return "registered", f"registered, not dispatched: {error}"
+    return (
+        "dispatched",
+        f"confidence {top.confidence:.2f} ≥ {rt.settings.auto_dispatch_threshold:.2f}",
+    )
+
+
+def triage_case(rt: Runtime, *, case_id: uuid.UUID) -> TriageOut:
+    """Classify a report, store the suggestions and, when sure, dispatch it (once per case)."""
+    stored = _stored(rt, case_id)
+    if stored is not None:
+        return stored
+    case = cases.get_case(rt, actor=SYSTEM, case_id=case_id)
+    classifier = current_classifier(rt)
+    model = model_name(classifier)
+    found = classifier.suggest(case.title, case.description, k=3)
+    top = found[0] if found else None
+    decision, reason = _decide(rt, case, top)
+    if decision == "dispatch" and top is not None:
+        decision, reason = _dispatch(rt, case, top, model)
+    try:
+        with rt.db.transaction() as tx:
+            tx.session.add(
+                Triage(
+                    id=uuid.uuid4(),
+                    case_id=case_id,
+                    model=model,
+                    suggestions=_as_json(found),
+                    top_confidence=top.confidence if top else 0.0,
+                    decision=decision,
+                    reason=reason[:1000],
+                    created_at=rt.clock.now(),
+                )
+            )
+    except IntegrityError:  # triaged meanwhile by another worker: theirs stands
+        pass
+    out = _stored(rt, case_id)
+    assert out is not None
+    return out
+
+
+def _stored(rt: Runtime, case_id: uuid.UUID) -> TriageOut | None:
+    with rt.db.read() as session:
+        row = session.scalar(select(Triage).where(Triage.case_id == case_id))
+        if row is None:
+            return None
+        model, items, decision, reason = row.model, row.suggestions, row.decision, row.reason
+        created_at = row.created_at
+    return TriageOut(
+        case_id=case_id,
+        model=model,
+        suggestions=_present(_category_refs(rt), items),
+        decision=decision,
+        reason=reason,
+        threshold=rt.settings.auto_dispatch_threshold,
+        created_at=created_at,
+    )
+
+
+def get_triage(rt: Runtime, *, actor: Actor, case_id: uuid.UUID) -> TriageOut:
+    """The stored triage of a case, for those who may read the case and dispatch it."""
+    if not actor.can(Perm.cases_dispatch):
+        raise PermissionDenied(f"role {actor.role!r} may not see the triage of cases")
+    cases.get_case(rt, actor=actor, case_id=case_id)  # reading rights and jurisdiction
+    stored = _stored(rt, case_id)
+    if stored is None:
+        raise NotFound("triage", str(case_id))
+    return stored
+
+
+def top_label(rt: Runtime, case_id: uuid.UUID) -> str | None:
+    """The label the machine suggested first for a case, if it triaged it."""
+    with rt.db.read() as session:
+        items = session.scalar(select(Triage.suggestions).where(Triage.case_id == case_id))
+    return str(items[0]["label"]) if items else None
+
+
+def sweep(rt: Runtime) -> int:
+    """Triage reports still waiting without a triage (e.g. lost to a crash after commit)."""
+    done = 0
+    page = 1
+    while True:
+        listed = cases.list_cases(
+            rt,
+            actor=SYSTEM,
+            filters=CaseFilter(state=["reported"]),
+            params=PageParams(page=page, page_size=SWEEP_PAGE, sort="created_at"),
+        )
+        ids = [c.id for c in listed.items]
+        if ids:
+            with rt.db.read() as session:
+                seen = set(session.scalars(select(Triage.case_id).where(Triage.case_id.in_(ids))))
+            for case_id in ids:
+                if case_id not in seen:
+                    _safely(rt, case_id)
+                    done += 1
+        if page * SWEEP_PAGE >= listed.total:
+            return done
+        page += 1
+
+
+def _safely(rt: Runtime, case_id: uuid.UUID) -> None:
+    try:
+        triage_case(rt, case_id=case_id)
+    except Exception:  # one bad case must not stop the sweep or the request that reported it
+        log.exception("triage of case %s failed", case_id)
+
+
+def triage_count(rt: Runtime) -> int:
+    with rt.db.read() as session:
+        return session.scalar(select(func.count()).select_from(Triage)) or 0
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+
+def on_case_changed(rt: Runtime, event: CaseChanged) -> None:
+    """After commit: triage a new report; learn from a person's register, dispatch, return
+    or recall."""
+    if event.action == "report":
+        _safely(rt, event.case_id)
+    elif event.action in examples.LEARN_FROM:
+        examples.record_examples(rt, case_id=event.case_id, machine_top=top_label)
+
+
+def attach(rt: Runtime) -> None:
+    """Subscribe triage and the labelled examples to committed case events."""
+    rt.db.bus.subscribe(CaseChanged, lambda event: on_case_changed(rt, event))
+
+
+def register_jobs(rt: Runtime) -> None:
+    rt.scheduler.every(rt.settings.triage_sweep_seconds, "brain.triage_sweep", lambda: sweep(rt))

@@ -1,0 +1,74 @@
+"""What the brain module's API answers and accepts (Pydantic shapes)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cityops.cases.schemas import CategoryRef
+
+Source = Literal["registered", "correction", "return", "recall"]
+SOURCES: tuple[str, ...] = ("registered", "correction", "return", "recall")
+Decision = Literal["dispatched", "registered", "suggested", "disagrees", "no_route", "skipped"]
+
+
+class SuggestionOut(BaseModel):
+    """One candidate category, with its names for the dispatcher's screen."""
+
+    category: CategoryRef
+    confidence: float = Field(ge=0, le=1)
+    words: list[str]
+
+
+class TriageOut(BaseModel):
+    """The stored triage of one report: what the machine suggested and what it did."""
+
+    case_id: uuid.UUID
+    model: str
+    suggestions: list[SuggestionOut]
+    decision: Decision
+    reason: str
+    threshold: float
+    created_at: datetime
+
+
+class SuggestIn(BaseModel):
+    """A message to classify: a title, a text, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=200)
+    text: str = Field(default="", max_length=5000)
+    k: int = Field(default=3, ge=1, le=10)
+
+
+class SuggestOut(BaseModel):
+    model: str
+    suggestions: list[SuggestionOut]
+
+
+class ExampleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    event_id: uuid.UUID
+    title: str
+    text: str
+    label: str
+    source: Source
+    actor: str
+    at: datetime
+    machine_label: str | None
+    doubtful: bool
+
+
+class ExampleCounts(BaseModel):
+    """How many labelled examples each source gave, and how many still await a decision."""
+
+    total: int
+    by_source: dict[str, int]
+    doubtful: int
