@@ -192,7 +192,9 @@ def dispatch_case(
                 data["category_changed_from"] = _code_of(tx, case)
                 case.category_id, case.priority = category.id, category.priority
         department_id, rule = _department_for(tx, case, department_code, "department_code")
-        if case.state == State.returned and case.returned_at is not None:
+        # Time back at dispatch after a return or a recall is not the department's.
+        back = case.state in (State.returned, State.registered)
+        if back and case.returned_at is not None:
             case.returned_seconds += (now - case.returned_at).total_seconds()
         case.department_id, case.assignee_id = department_id, None
         case.dispatched_at = now
@@ -220,7 +222,8 @@ def recall_case(rt: Runtime, *, actor: Actor, case_id: uuid.UUID, reason: str) -
         if case.machine_dispatch:
             data["machine"] = dict(case.machine_dispatch)
         case.department_id, case.assignee_id, case.machine_dispatch = None, None, None
-        case.dispatched_at = None
+        # Like a return, the dispatch stage starts afresh (SLA scan, handling-time figures).
+        case.dispatched_at, case.returned_at = None, now
         return reason, data
 
     return act(

@@ -159,3 +159,15 @@ def test_examples_are_for_admins_and_data_officers(rt: Runtime, actor: ActorFn) 
             examples.count_examples(rt, actor=actor(who))
     with pytest.raises(ValidationFailed):
         examples.list_examples(rt, actor=actor("admin"), params=PageParams(), source="guess")
+
+
+def test_a_recalled_case_gets_a_fresh_dispatch_limit(
+    rt: Runtime, actor: ActorFn, clock: Any
+) -> None:
+    case = _machine_case(rt, actor)
+    clock.advance(hours=3)
+    recalled = cases.recall_case(rt, actor=actor("operator"), case_id=case.id, reason="类别不对")
+    assert recalled.due.stage == "dispatch"
+    assert recalled.due.status == "ok"
+    assert recalled.due.dispatch_by is not None
+    assert recalled.due.dispatch_by > rt.clock.now()
