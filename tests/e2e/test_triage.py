@@ -66,10 +66,16 @@ def test_operator_dispatches_with_a_suggestion_and_recalls_a_machine_dispatch(
     assert after.department.code.startswith("shuiwu")
     assert after.machine_dispatch is None
 
-    page.goto(f"{live_url}/ops?case={sure.number}")
+    page.goto(f"{live_url}/ops?state=dispatched&case={sure.number}")
     expect(detail).to_have_attribute("data-state", "dispatched")
+    row = page.locator(f"[data-testid=queue-row][data-number='{sure.number}']")
+    expect(row.get_by_test_id("queue-machine-badge")).to_contain_text("机器派单")
     badge = page.get_by_test_id("machine-badge")
     expect(badge).to_have_text(f"机器派单 · {round(machine.confidence * 100)}%")
+    page.get_by_role("button", name="EN", exact=True).click()
+    expect(badge).to_have_text(f"Machine-dispatched · {round(machine.confidence * 100)}%")
+    expect(page.get_by_test_id("recall")).to_have_text("Recall dispatch")
+    page.get_by_role("button", name="中文", exact=True).click()
     page.get_by_test_id("recall").click()
     page.get_by_test_id("confirm-recall").click()
     expect(page.get_by_test_id("error-recall-reason")).to_be_visible()
