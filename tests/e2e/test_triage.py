@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 from cityops.cases import service
 from cityops.core.runtime import Runtime
-from factories.brain import CONFIDENT_TEXT, CONFIDENT_TITLE, UNSURE_TEXT, UNSURE_TITLE, wire
+from factories.brain import CONFIDENT_TEXT, CONFIDENT_TITLE, THRESHOLD, wire
 from factories.browser import log_in
 from factories.cases import IN_GRID, report
 
@@ -26,8 +26,14 @@ def test_operator_dispatches_with_a_suggestion_and_recalls_a_machine_dispatch(
     rt: Runtime, actor: Callable[[str], Any], live_url: str, browser: Browser
 ) -> None:
     wire(rt)
+    # 井盖松动 points to the water-supply cover, but 井盖 alone could be any of three: unsure.
     unsure = report(
-        rt, actor, category=None, title=UNSURE_TITLE, description=UNSURE_TEXT, address="芙蓉路 8 号"
+        rt,
+        actor,
+        category=None,
+        title="井盖松动",
+        description="小区门口井盖松动了，晚上路过很危险",
+        address="芙蓉路 8 号",
     )
     sure = report(
         rt,
@@ -39,6 +45,8 @@ def test_operator_dispatches_with_a_suggestion_and_recalls_a_machine_dispatch(
         address="芙蓉路 20 号",
     )
     assert service.get_case(rt, actor=actor("operator"), case_id=unsure.id).state == "reported"
+    for offset in (1, 2):  # more of the queue, for the screenshot
+        report(rt, actor, category="E-01-02", lon=IN_GRID[0] + offset * 0.002)
     machine = service.get_case(rt, actor=actor("operator"), case_id=sure.id).machine_dispatch
     assert machine is not None
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -53,15 +61,17 @@ def test_operator_dispatches_with_a_suggestion_and_recalls_a_machine_dispatch(
     expect(detail).to_have_attribute("data-state", "reported")
     suggestions = page.get_by_test_id("triage-suggestion")
     expect(suggestions).to_have_count(3)
-    expect(suggestions.first).to_contain_text("井盖")
+    expect(suggestions.first).to_have_attribute("data-code", "B-01-01")
+    expect(suggestions.first).to_contain_text("井盖松动")
+    top = float(suggestions.first.get_by_role("meter").get_attribute("aria-valuenow") or 0)
+    assert 0 < top < THRESHOLD * 100
     expect(page.get_by_test_id("triage-decision")).to_contain_text("等待人工派单")
     page.screenshot(path=str(SHOTS / "ops-triage.png"))
-    choice = page.locator("[data-testid=triage-suggestion][data-code='B-01-02']")
-    choice.get_by_test_id("dispatch-with").click()
+    suggestions.first.get_by_test_id("dispatch-with").click()
     expect(detail).to_have_attribute("data-state", "dispatched")
     after = service.get_case(rt, actor=actor("operator"), case_id=unsure.id)
     assert after.category is not None
-    assert after.category.code == "B-01-02"
+    assert after.category.code == "B-01-01"
     assert after.department is not None
     assert after.department.code.startswith("shuiwu")
     assert after.machine_dispatch is None
