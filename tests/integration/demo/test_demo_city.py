@@ -180,16 +180,17 @@ def test_a_flood_on_a_demo_gauge_raises_an_alarm_and_opens_a_case(
     directory = DeviceDirectory(rt)
     assert alarms.evaluate(rt, [everyday], directory).raised == []
     report = alarms.evaluate(rt, [flooded], directory)
-    assert len(report.raised) == 1 and len(report.cases) == 1
+    assert len(report.raised) == 1
+    assert len(report.cases) == 1
     case = cases.get_case(rt, actor=SYSTEM, case_id=report.cases[0])
-    assert case.category is not None and case.category.code == "E-04-06"
+    assert case.category is not None
+    assert case.category.code == "E-04-06"
 
 
 def test_the_simulator_leaves_the_silent_sensors_silent(
     demo: tuple[Runtime, DemoCredentials],
 ) -> None:
     from cityops.demo.simulate import registered_fleet
-
     from cityops.devices import service as devices
     from cityops.devices.schemas import DeviceFilter
 
