@@ -55,7 +55,10 @@ def test_recall_returns_a_machine_dispatch_to_registered_and_a_new_category_is_a
     assert again.category is not None
     assert again.category.code == "E-01-03"
     assert again.machine_dispatch is None
-    settled, correction = _examples(rt, actor, case.id)
+    # Both were recorded at the same (frozen) time: tell them apart by their source.
+    by_source = {e.source: e for e in _examples(rt, actor, case.id)}
+    assert sorted(by_source) == ["correction", "recall"]
+    settled, correction = by_source["recall"], by_source["correction"]
     assert (settled.source, settled.label, settled.machine_label, settled.doubtful) == (
         "recall",
         "E-01-03",
