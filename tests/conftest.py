@@ -77,6 +77,9 @@ def _settings(tmp: Path) -> Settings:
         run_scheduler=False,
         token_ttl_minutes=60 * 24 * 30,
         secret_key="test-secret-key-of-sufficient-length-0123456789",
+        # Fixtures report the same text at the same point many times over: tests of duplicate
+        # merging turn it on (tests/integration/cases/test_duplicates.py).
+        duplicate_auto_merge=False,
     )
 
 

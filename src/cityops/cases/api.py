@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from cityops.cases import service, uploads
+from cityops.cases import duplicates, hotspots, service, uploads
 from cityops.cases.schemas import (
     AssignBody,
     CalendarDayOut,
@@ -22,8 +22,10 @@ from cityops.cases.schemas import (
     CategoryOut,
     CategoryUpdate,
     DispatchBody,
+    DuplicateOut,
     EvaluateBody,
     HandleBody,
+    HotspotOut,
     MergeBody,
     NoteBody,
     Point,
@@ -212,6 +214,33 @@ def assign(rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, body: Assign
 @router.post("/cases/{case_id}/merge", response_model=CaseOut)
 def merge(rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, body: MergeBody) -> CaseOut:
     return service.merge_case(rt, actor=actor, case_id=case_id, into=body.into, note=body.note)
+
+
+@router.get("/cases/{case_id}/duplicates", response_model=list[DuplicateOut])
+def list_duplicates(rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID) -> list[DuplicateOut]:
+    """Duplicate proposals naming the case, either way round, best score first. Merging one
+    is ``POST /cases/{id}/merge`` (which marks the proposal merged)."""
+    return duplicates.list_duplicates(rt, actor=actor, case_id=case_id)
+
+
+@router.post("/cases/{case_id}/duplicates/{proposal_id}/dismiss", response_model=DuplicateOut)
+def dismiss_duplicate(
+    rt: RuntimeDep, actor: CurrentActor, case_id: uuid.UUID, proposal_id: uuid.UUID
+) -> DuplicateOut:
+    """Not a duplicate: the two cases are different problems."""
+    return duplicates.dismiss_duplicate(rt, actor=actor, case_id=case_id, proposal_id=proposal_id)
+
+
+@router.get("/hotspots", response_model=list[HotspotOut])
+def list_hotspots(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[HotspotOut]:
+    """The hottest problems of the last ``days`` days (operators, dispatchers, leaders)."""
+    return hotspots.list_hotspots(rt, actor=actor, days=days, limit=limit, district=district)
 
 
 @router.post("/cases/{case_id}/cancel", response_model=CaseOut)

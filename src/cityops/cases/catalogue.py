@@ -40,7 +40,11 @@ SLA_FIELDS: tuple[str, ...] = ("register_hours", "dispatch_hours", "handle_hours
 
 _TOP_KEYS = frozenset({"version", "standard", "notes", "departments", "groups"})
 _NAME_KEYS = ("code", "name_zh", "name_en", "kind")
-_GROUP_KEYS = frozenset({*_NAME_KEYS, "leaves"})
+_GROUP_KEYS = frozenset({*_NAME_KEYS, "leaves", "duplicate"})
+_DUPLICATE_KEYS = frozenset({"radius_m", "window_hours"})
+# Duplicate search of a group without its own "duplicate" entry (docs/duplicates.md).
+DEFAULT_DUPLICATE_RADIUS_M = 150.0
+DEFAULT_DUPLICATE_WINDOW_HOURS = 72.0
 _LEAF_KEYS = frozenset({*_NAME_KEYS, "department", "sla", "priority", "keywords_zh"})
 _DEPARTMENT_KEYS = frozenset({"name_zh", "name_en"})
 
@@ -77,6 +81,8 @@ class CategorySeed:
     handle_hours: float | None = None
     priority: str | None = None
     keywords_zh: tuple[str, ...] = ()
+    duplicate_radius_m: float = DEFAULT_DUPLICATE_RADIUS_M
+    duplicate_window_hours: float = DEFAULT_DUPLICATE_WINDOW_HOURS
 
     @property
     def is_leaf(self) -> bool:
@@ -170,7 +176,15 @@ def _parse_group(
     label = _label(entry, position)
     _reject_unknown_keys(entry, _GROUP_KEYS, label)
     code, name_zh, name_en, kind = _parse_names(entry, label)
-    group = CategorySeed(code=code, name_zh=name_zh, name_en=name_en, kind=kind)
+    radius, window = _parse_duplicate(entry.get("duplicate"), label)
+    group = CategorySeed(
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        kind=kind,
+        duplicate_radius_m=radius,
+        duplicate_window_hours=window,
+    )
     leaves_raw = entry.get("leaves")
     if not isinstance(leaves_raw, list) or not leaves_raw:
         raise ValueError(f"{label}: 'leaves' must be a non-empty list")
@@ -208,7 +222,29 @@ def _parse_leaf(
         handle_hours=handle,
         priority=_parse_priority(entry, label),
         keywords_zh=_parse_keywords(entry, label),
+        duplicate_radius_m=group.duplicate_radius_m,
+        duplicate_window_hours=group.duplicate_window_hours,
     )
+
+
+def _parse_duplicate(raw: Any, label: str) -> tuple[float, float]:
+    """A group's duplicate search: radius in metres (10-2000) and window in hours (1-720)."""
+    if raw is None:
+        return DEFAULT_DUPLICATE_RADIUS_M, DEFAULT_DUPLICATE_WINDOW_HOURS
+    entry = _require_mapping(raw, f"{label}.duplicate")
+    _reject_unknown_keys(entry, _DUPLICATE_KEYS, f"{label}.duplicate")
+    radius, window = entry.get("radius_m"), entry.get("window_hours")
+    for name, value, low, high in (
+        ("radius_m", radius, 10, 2000),
+        ("window_hours", window, 1, 720),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ValueError(f"{label}: duplicate.{name} must be a number from {low} to {high}")
+    return float(radius), float(window)  # type: ignore[arg-type]
 
 
 def _parse_names(entry: Mapping[str, Any], label: str) -> tuple[str, str, str, str]:

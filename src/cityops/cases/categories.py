@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 
 from cityops.cases import events
 from cityops.cases.calendar import CALENDAR
-from cityops.cases.catalogue import Catalogue, load_default_catalogue
+from cityops.cases.catalogue import (
+    DEFAULT_DUPLICATE_RADIUS_M,
+    DEFAULT_DUPLICATE_WINDOW_HOURS,
+    Catalogue,
+    load_default_catalogue,
+)
 from cityops.cases.directory import CATEGORIES
 from cityops.cases.models import CalendarDay, Category, CategoryRoute
 from cityops.cases.schemas import CategoryIn, CategoryOut, CategoryUpdate, RouteOut
@@ -56,6 +61,12 @@ def create_category(rt: Runtime, *, actor: Actor, data: CategoryIn) -> CategoryO
             )
         now = rt.clock.now()
         fields = data.model_dump(exclude={"parent_code"})
+        for name, default in (
+            ("duplicate_radius_m", DEFAULT_DUPLICATE_RADIUS_M),
+            ("duplicate_window_hours", DEFAULT_DUPLICATE_WINDOW_HOURS),
+        ):
+            if fields[name] is None:
+                fields[name] = getattr(parent, name) if parent else default
         category = Category(
             **fields, parent_id=parent.id if parent else None, created_at=now, updated_at=now
         )
@@ -114,7 +125,15 @@ def update_category(rt: Runtime, *, actor: Actor, code: str, data: CategoryUpdat
         return out
 
 
-_ALWAYS_SET = ("name_zh", "name_en", "priority", "keywords", "active")
+_ALWAYS_SET = (
+    "name_zh",
+    "name_en",
+    "priority",
+    "keywords",
+    "active",
+    "duplicate_radius_m",
+    "duplicate_window_hours",
+)
 _LEAF_LIMITS = ("register_hours", "dispatch_hours", "handle_hours")
 
 
@@ -300,6 +319,8 @@ def import_default_catalogue(
                 handle_hours=seed.handle_hours,
                 priority=seed.priority or "normal",
                 keywords=list(seed.keywords_zh),
+                duplicate_radius_m=seed.duplicate_radius_m,
+                duplicate_window_hours=seed.duplicate_window_hours,
                 active=True,
                 sort_order=order,
                 created_at=now,

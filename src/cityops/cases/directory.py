@@ -30,6 +30,8 @@ class CategoryInfo:
     handle_hours: float | None
     priority: str
     active: bool
+    duplicate_radius_m: float = 150.0
+    duplicate_window_hours: float = 72.0
 
     @property
     def ref(self) -> CategoryRef:
@@ -69,6 +71,8 @@ def _load(session: Session) -> CategoryDirectory:
             handle_hours=c.handle_hours,
             priority=c.priority,
             active=c.active,
+            duplicate_radius_m=c.duplicate_radius_m,
+            duplicate_window_hours=c.duplicate_window_hours,
         )
         for c in session.scalars(select(Category))
     ]

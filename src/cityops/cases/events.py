@@ -13,6 +13,7 @@ CATEGORY_UPDATED = "cases:category:updated"
 ROUTE_SET = "cases:route:set"
 ROUTE_CLEARED = "cases:route:cleared"
 CALENDAR_SET = "cases:calendar:set"
+DUPLICATE_DISMISSED = "cases:case:duplicate_dismissed"
 
 
 def case_tag(action: str) -> str:

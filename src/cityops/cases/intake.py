@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cityops.cases.calendar import working_calendar
+from cityops.cases.duplicates import cell_of, find_duplicates
 from cityops.cases.models import CASE_NUMBER_SEQ, Case, Counter
 from cityops.cases.schemas import CaseIn, CaseOut
 from cityops.cases.sla import SlaStatus
@@ -77,6 +78,7 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
             source=source,
             lon=data.location.lon,
             lat=data.location.lat,
+            cell=cell_of(data.location.lon, data.location.lat),
             address=data.address,
             area_path=location.path,
             district_id=_id(location.district),
@@ -103,6 +105,8 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
         )
         attach(uploads, case, event, "report")
         audit_and_emit(tx, actor, case, Action.report, None, now)
+        if category is not None:
+            find_duplicates(rt, tx, case, now)
         return present(session, actor, case)
 
 

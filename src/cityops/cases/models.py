@@ -46,6 +46,9 @@ class Category(Timestamps, Base):
     keywords: Mapped[list[Any]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # Duplicate search (docs/duplicates.md): how near and how recent an open case must be.
+    duplicate_radius_m: Mapped[float] = mapped_column(Float, default=150.0)
+    duplicate_window_hours: Mapped[float] = mapped_column(Float, default=72.0)
 
 
 class CategoryRoute(Base):
@@ -87,6 +90,8 @@ class Case(Timestamps, Base):
         Index("ix_cases_state_area", "state", "area_path"),
         Index("ix_cases_department_state", "department_id", "state"),
         Index("ix_cases_location", "lon", "lat"),
+        # Duplicate candidates: same category, neighbouring cells, recent (docs/duplicates.md).
+        Index("ix_cases_duplicate_search", "category_id", "cell", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -103,6 +108,8 @@ class Case(Timestamps, Base):
     source: Mapped[str] = mapped_column(String(16))
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
+    # The ~220 m grid cell of (lon, lat) (``duplicates.cell_of``), the key of duplicate search.
+    cell: Mapped[int | None] = mapped_column(BigInteger)
     address: Mapped[str | None] = mapped_column(String(300))
     area_path: Mapped[str] = mapped_column(String(255), index=True)
     district_id: Mapped[uuid.UUID | None]
@@ -184,3 +191,21 @@ class Upload(Base):
     case_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"), index=True)
     event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases_events.id"))
     stage: Mapped[str | None] = mapped_column(String(16))
+
+
+class DuplicateProposal(Base):
+    """A report that may be a duplicate of an earlier open case, with its score."""
+
+    __tablename__ = "cases_duplicates"
+    __table_args__ = (UniqueConstraint("case_id", "candidate_id"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    # The later report, and the earlier open case it would be merged into.
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    components: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))  # proposed, merged, dismissed
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[uuid.UUID | None]

@@ -116,6 +116,8 @@ class CaseOut(BaseModel):
     rating: int | None
     rating_comment: str | None
     merged_into: uuid.UUID | None
+    # The surviving case's number, for the reporter told "merged into #N".
+    merged_into_number: int | None = None
     duplicate_count: int
     machine_dispatch: MachineDispatch | None = None
     photos: list[uuid.UUID]
@@ -254,6 +256,48 @@ class UploadOut(BaseModel):
 # --- categories ----------------------------------------------------------------------------
 
 
+class DuplicateOut(BaseModel):
+    """A duplicate proposal seen from one case: the other case, the score and its parts."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID = Field(description="the later report")
+    candidate_id: uuid.UUID = Field(description="the earlier open case it would join")
+    direction: Literal["earlier", "later"] = Field(
+        description="earlier: the other case is the earlier one this case would be merged into"
+    )
+    other_id: uuid.UUID
+    other_number: int
+    other_title: str
+    other_state: str
+    other_address: str | None
+    other_created_at: datetime
+    score: float
+    components: dict[str, float]
+    status: Literal["proposed", "merged", "dismissed"]
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class HotspotOut(BaseModel):
+    """热点问题: reports about one problem at one place in the period, and its heat."""
+
+    category: CategoryRef
+    lon: float = Field(description="the centre of the reports")
+    lat: float
+    address: str | None = Field(description="the address given most often")
+    district: AreaRef | None
+    street: AreaRef | None
+    title: str = Field(description="the title of the first report")
+    reports: int
+    reporters: int = Field(description="distinct reporters (accounts or caller phones)")
+    first_at: datetime
+    last_at: datetime
+    score: float
+    growth: float = Field(description="later half of the period vs earlier half, (n+1)/(m+1)")
+    case_ids: list[uuid.UUID]
+    case_numbers: list[int]
+
+
 class CategoryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -269,6 +313,9 @@ class CategoryIn(BaseModel):
     priority: Priority = "normal"
     keywords: list[str] = Field(default_factory=list, max_length=50)
     active: bool = True
+    # Duplicate search; left out: the parent group's values (docs/duplicates.md).
+    duplicate_radius_m: float | None = Field(default=None, ge=10, le=2000)
+    duplicate_window_hours: float | None = Field(default=None, ge=1, le=720)
 
 
 class CategoryUpdate(BaseModel):
@@ -283,6 +330,8 @@ class CategoryUpdate(BaseModel):
     priority: Priority | None = None
     keywords: list[str] | None = None
     active: bool | None = None
+    duplicate_radius_m: float | None = Field(default=None, ge=10, le=2000)
+    duplicate_window_hours: float | None = Field(default=None, ge=1, le=720)
 
 
 class CategoryOut(BaseModel):
@@ -301,6 +350,8 @@ class CategoryOut(BaseModel):
     priority: str
     keywords: list[str]
     active: bool
+    duplicate_radius_m: float
+    duplicate_window_hours: float
 
 
 class RouteIn(BaseModel):

@@ -25,6 +25,12 @@ from cityops.cases.categories import (
     update_category,
 )
 from cityops.cases.dispatch import suggest_department
+from cityops.cases.duplicates import (
+    check_duplicates,
+    dismiss_duplicate,
+    list_duplicates,
+    mark_merged,
+)
 from cityops.cases.intake import report_case
 from cityops.cases.models import Case
 from cityops.cases.queries import (
@@ -56,9 +62,11 @@ __all__ = [
     "calendar_days",
     "can_read_case",
     "cancel_case",
+    "check_duplicates",
     "clear_route",
     "close_case",
     "create_category",
+    "dismiss_duplicate",
     "dispatch_case",
     "escalate_case",
     "evaluate_case",
@@ -68,6 +76,7 @@ __all__ = [
     "import_default_catalogue",
     "list_cases",
     "list_categories",
+    "list_duplicates",
     "list_routes",
     "load_case",
     "merge_case",
@@ -119,7 +128,9 @@ def register_case(
         return note, data
 
     out = act(rt, actor=actor, case_id=case_id, action=Action.register, values={}, apply=apply)
-    if dispatch:
+    if category_code:
+        out = check_duplicates(rt, actor=actor, case_id=case_id)
+    if dispatch and out.state == State.registered:
         return dispatch_case(rt, actor=actor, case_id=case_id)
     return out
 
@@ -441,6 +452,7 @@ def merge_case(
             raise invalid("into", f"case {target.number} is {target.state}, not open", "not_open")
         case.merged_into_id, case.closed_at = target.id, now
         target.duplicate_count += 1
+        mark_merged(tx.session, case.id, target.id, now)
         record_step(
             tx.session,
             target,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.cases.access import mask_phone, may_see_phone
@@ -32,7 +33,17 @@ def present_many(session: Session, actor: Actor, cases: Sequence[Case]) -> list[
     areas = org.area_refs(session, [a for a in area_ids if a])
     user_ids = [u for c in cases for u in (c.assignee_id, c.reporter_id) if u]
     users = _users(session, actor, user_ids)
-    return [_one(actor, case, categories, departments, areas, users) for case in cases]
+    merged = {c.merged_into_id for c in cases if c.merged_into_id}
+    numbers = (
+        dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(merged))).tuples())
+        if merged
+        else {}
+    )
+    out = [_one(actor, case, categories, departments, areas, users) for case in cases]
+    for item in out:
+        if item.merged_into is not None:
+            item.merged_into_number = numbers.get(item.merged_into)
+    return out
 
 
 def _users(session: Session, actor: Actor, ids: list[uuid.UUID]) -> dict[uuid.UUID, UserRef]:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     working_weekdays: str = "1-5"
     sla_warning_ratio: float = Field(default=0.8, gt=0, lt=1)
     sla_scan_seconds: float = Field(default=30.0, gt=0)
+    # Duplicate reports (docs/duplicates.md): propose at or above, merge automatically at or above.
+    duplicate_propose_score: float = Field(default=0.6, gt=0, le=1)
+    duplicate_merge_score: float = Field(default=0.85, gt=0, le=1)
+    duplicate_auto_merge: bool = True
     max_photo_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_photos_per_case: int = Field(default=9, ge=1, le=50)
     run_scheduler: bool = True
