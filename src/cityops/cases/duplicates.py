@@ -51,7 +51,7 @@ MAX_PROPOSALS = 5
 # The score (docs/duplicates.md): the text decides, place and time confirm.
 TEXT_FLOOR = 0.15  # below it the texts share nothing: not a duplicate, whatever the place
 TEXT_FULL = 0.55  # a cosine from here on counts as the same wording
-WEIGHT_TEXT, WEIGHT_NEAR, WEIGHT_FRESH = 0.6, 0.25, 0.15
+BASE, WEIGHT_NEAR, WEIGHT_FRESH = 0.55, 0.3, 0.15
 
 PROPOSED, MERGED, DISMISSED = "proposed", "merged", "dismissed"
 
@@ -101,15 +101,16 @@ class Score:
 
 
 def score(text: float, distance_m: float, hours: float, radius_m: float, window_h: float) -> float:
-    """0 outside the radius or window or below TEXT_FLOOR; else a weighted mean of the text
-    similarity (saturating at TEXT_FULL), nearness (1 at the point, 0 at the radius) and
-    freshness (1 at once, 0 at the end of the window)."""
+    """0 outside the radius or window or below TEXT_FLOOR; else wording x (BASE + WEIGHT_NEAR x
+    nearness + WEIGHT_FRESH x freshness): wording is the text similarity over TEXT_FULL (at
+    most 1), nearness 1 at the point and 0 at the radius, freshness 1 at once and 0 at the end
+    of the window. A product, so that place and time never make up for different wording."""
     if distance_m > radius_m or hours > window_h or hours < 0 or text < TEXT_FLOOR:
         return 0.0
     wording = min(1.0, text / TEXT_FULL)
     near = 1.0 - distance_m / radius_m
     fresh = 1.0 - hours / window_h
-    return WEIGHT_TEXT * wording + WEIGHT_NEAR * near + WEIGHT_FRESH * fresh
+    return wording * (BASE + WEIGHT_NEAR * near + WEIGHT_FRESH * fresh)
 
 
 def search_filter(case: Case, category: CategoryInfo) -> ColumnElement[bool]:

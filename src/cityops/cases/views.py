@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.cases.access import mask_phone, may_see_phone
+from cityops.cases.access import is_reporter, mask_phone, may_see_phone
 from cityops.cases.directory import categories
 from cityops.cases.models import Case
 from cityops.cases.schemas import CaseLocation, CaseOut, CategoryRef, Due, MachineDispatch
@@ -35,7 +35,7 @@ def present_many(session: Session, actor: Actor, cases: Sequence[Case]) -> list[
     users = _users(session, actor, user_ids)
     merged = {c.merged_into_id for c in cases if c.merged_into_id}
     numbers = (
-        dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(merged))).tuples())
+        {i: n for i, n in session.execute(select(Case.id, Case.number).where(Case.id.in_(merged)))}
         if merged
         else {}
     )
@@ -76,6 +76,8 @@ def _one(
 ) -> CaseOut:
     state = State(case.state)
     phone = case.reporter_phone if may_see_phone(actor, case) else mask_phone(case.reporter_phone)
+    # A citizen following the case their report was merged into sees nothing of its reporter.
+    stranger = actor.role == "citizen" and not is_reporter(actor, case)
     return CaseOut(
         id=case.id,
         number=case.number,
@@ -97,9 +99,9 @@ def _one(
         ),
         department=departments.get(case.department_id) if case.department_id else None,
         assignee=users.get(case.assignee_id) if case.assignee_id else None,
-        reporter=users.get(case.reporter_id) if case.reporter_id else None,
-        reporter_name=case.reporter_name,
-        reporter_phone=phone,
+        reporter=users.get(case.reporter_id) if case.reporter_id and not stranger else None,
+        reporter_name=None if stranger else case.reporter_name,
+        reporter_phone=None if stranger else phone,
         due=Due(
             register_by=case.register_due_at,
             dispatch_by=case.dispatch_due_at,
