@@ -35,7 +35,7 @@ def present_many(session: Session, actor: Actor, cases: Sequence[Case]) -> list[
     users = _users(session, actor, user_ids)
     merged = {c.merged_into_id for c in cases if c.merged_into_id}
     numbers = (
-        {i: n for i, n in session.execute(select(Case.id, Case.number).where(Case.id.in_(merged)))}
+        dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(merged))))
         if merged
         else {}
     )

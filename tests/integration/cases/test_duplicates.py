@@ -64,11 +64,14 @@ def test_a_repeat_report_is_merged_into_the_open_case(
     target = api.case(first.id)
     assert target["duplicate_count"] == 1
     step = api.timeline(first.id)[-1]
-    assert step["action"] == "merge" and step["actor_role"] == "system"
+    assert step["action"] == "merge"
+    assert step["actor_role"] == "system"
     assert step["data"]["merged_case_number"] == merged["number"]
-    assert step["data"]["score"] >= 0.85 and step["data"]["automatic"] is True
+    assert step["data"]["score"] >= 0.85
+    assert step["data"]["automatic"] is True
     own = api.timeline(merged["id"])[-1]
-    assert own["action"] == "merge" and own["data"]["into_number"] == first.number
+    assert own["action"] == "merge"
+    assert own["data"]["into_number"] == first.number
     assert [a["action"] for a in api.audit(merged["id"], "cases:case:merged")]
 
     proposals = api._ok(api.get("operator", f"/api/v1/cases/{first.id}/duplicates"))
@@ -86,7 +89,8 @@ def test_the_reporter_follows_the_surviving_case_and_no_one_else_does(
     followed = api.case(first.id, who="citizen")
     assert followed["state"] == "reported"
     # Nothing of the hotline caller who reported the surviving case.
-    assert followed["reporter_name"] is None and followed["reporter_phone"] is None
+    assert followed["reporter_name"] is None
+    assert followed["reporter_phone"] is None
     assert api.get("citizen", f"/api/v1/cases/{first.id}/timeline").status_code == 200
 
     stranger = _citizen(merging, actor, api, "citizen-unrelated")
@@ -103,8 +107,10 @@ def test_a_similar_report_is_proposed_and_merged_by_hand(
     proposals = api._ok(api.get("operator", f"/api/v1/cases/{later.id}/duplicates"))
     assert len(proposals) == 1
     proposal = proposals[0]
-    assert proposal["direction"] == "earlier" and proposal["other_number"] == first.number
-    assert 0.6 <= proposal["score"] < 0.85 and proposal["status"] == "proposed"
+    assert proposal["direction"] == "earlier"
+    assert proposal["other_number"] == first.number
+    assert 0.6 <= proposal["score"] < 0.85
+    assert proposal["status"] == "proposed"
     assert set(proposal["components"]) == {"text", "distance_m", "hours"}
     assert 20 < proposal["components"]["distance_m"] < 40
     seen_from_first = api._ok(api.get("dispatcher", f"/api/v1/cases/{first.id}/duplicates"))
@@ -234,7 +240,8 @@ def test_category_radius_and_window_are_validated_and_used(
     assert {c["code"]: c["duplicate_radius_m"] for c in before}["E-01-02"] == 100
 
     ok = api.client.patch(url, json={"duplicate_radius_m": 300}, headers=admin)
-    assert ok.status_code == 200 and ok.json()["duplicate_radius_m"] == 300
+    assert ok.status_code == 200
+    assert ok.json()["duplicate_radius_m"] == 300
     first = report(rt, actor, reporter="operator", description=FIRST)
     later = report(rt, actor, description=REPEAT, lat=LAT + FAR)
     found = api._ok(api.get("operator", f"/api/v1/cases/{later.id}/duplicates"))
@@ -261,7 +268,8 @@ def test_the_candidate_search_uses_its_index(rt: Runtime, actor: ActorFn) -> Non
     later = report(rt, actor, description=REPEAT)
     with rt.db.read() as session:
         case = session.get(Case, later.id)
-        assert case is not None and case.cell is not None
+        assert case is not None
+        assert case.cell is not None
         category = categories(session).by_code["E-01-02"]
         query = select(Case.id).where(search_filter(case, category))
         compiled = query.compile(

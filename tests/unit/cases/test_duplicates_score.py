@@ -132,4 +132,5 @@ def test_heat_grows_with_reports_reporters_recency_and_growth() -> None:
     growing, growth = heat(_group(20, 10, 2), start, NOW)
     assert more > base > fewer_people
     assert older < base
-    assert growing > base and growth == pytest.approx(4.0)
+    assert growing > base
+    assert growth == pytest.approx(4.0)
