@@ -34,11 +34,10 @@ def present_many(session: Session, actor: Actor, cases: Sequence[Case]) -> list[
     user_ids = [u for c in cases for u in (c.assignee_id, c.reporter_id) if u]
     users = _users(session, actor, user_ids)
     merged = {c.merged_into_id for c in cases if c.merged_into_id}
-    numbers = (
-        dict(session.execute(select(Case.id, Case.number).where(Case.id.in_(merged))))
-        if merged
-        else {}
-    )
+    numbers: dict[uuid.UUID, int] = {}
+    if merged:
+        rows = session.execute(select(Case.id, Case.number).where(Case.id.in_(merged)))
+        numbers = {row.id: row.number for row in rows}
     out = [_one(actor, case, categories, departments, areas, users) for case in cases]
     for item in out:
         if item.merged_into is not None:
