@@ -345,6 +345,7 @@ def cli_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data_dir=directory,
         database_url=f"sqlite:///{directory / 'cli.sqlite3'}",
         run_scheduler=False,
+        duplicate_auto_merge=False,  # the two cases are the same report, kept apart
     )
     runtime = build_runtime(settings, clock=FrozenClock(START))
     try:
