@@ -46,11 +46,13 @@ def test_operator_merges_a_proposed_duplicate(
     page.screenshot(path=str(SHOTS / "ops-duplicate.png"))
     proposal.get_by_test_id("duplicate-merge").click()
     expect(page.get_by_test_id("case-detail")).to_have_attribute("data-state", "merged")
-    expect(banner).to_have_count(0)
+    expect(banner).to_have_count(0)  # a merged case takes no more duplicates
 
     page.goto(f"{live_url}/ops?case={other.number}")
     banner = page.get_by_test_id("duplicate-banner")
     expect(banner.locator(f"[data-number='{first.number}']")).to_be_visible()
+    # The case it repeated word for word was merged away: not offered any more.
+    expect(banner.locator(f"[data-number='{later.number}']")).to_have_count(0)
     banner.locator(f"[data-number='{first.number}']").get_by_test_id("duplicate-dismiss").click()
     expect(banner.locator(f"[data-number='{first.number}']")).to_have_count(0)
     expect(page.get_by_test_id("case-detail")).to_have_attribute("data-state", "reported")

@@ -109,6 +109,8 @@ def report(sim: Simulation, arrival: Arrival, fate: Fate) -> None:
         duplicate_of=target,
     )
     sim.tracks.append(track)
+    if out.state == "merged":  # a repeat report merged at intake: nothing left to do
+        return
     if fate.cancel and reporter.role == "citizen":
         sim.at(sim.now() + timedelta(minutes=rng.uniform(5, 40)), lambda: cancel(sim, track))
     elif fate.stop_at != "reported":
@@ -176,6 +178,8 @@ def intake(sim: Simulation, track: Track) -> None:
         return
     code = track.text.code if fate.no_category else None
     track.update(cases.register_case(sim.rt, actor=actor, case_id=track.id, category_code=code))
+    if track.state == "merged":  # registering with its category found the open case it repeats
+        return
     if fate.cancel:
         sim.at(centre_delay(sim.now(), rng, sim.tz, 30, 240), lambda: cancel(sim, track))
     elif fate.stop_at != "registered":
