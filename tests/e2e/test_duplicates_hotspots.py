@@ -80,6 +80,8 @@ def test_the_command_screen_lists_hot_spots(
     item = panel.get_by_test_id("hotspots").locator("li")
     expect(item).to_have_count(1)
     expect(item).to_contain_text("3 次上报 · 3 人")
+    expect(page.get_by_test_id("kpi-tiles")).to_be_visible()  # the rest of the wall, for the shot
+    page.wait_for_timeout(1500)  # let the map draw its tiles before the screenshot
     page.screenshot(path=str(SHOTS / "screen-hotspots.png"))
     item.get_by_role("button").click()
     page.wait_for_url(f"{live_url}/ops?**")
