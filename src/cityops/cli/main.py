@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cityops.cli import ai as ai_cli
 from cityops.cli import devices as devices_cli
 from cityops.cli import ingest as ingest_cli
 from cityops.cli import kpi as kpi_cli
@@ -28,6 +29,7 @@ users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(devices_cli.app, name="devices")
+app.add_typer(ai_cli.app, name="ai")
 app.command("kpi")(kpi_cli.kpi)
 app.command("ingest")(ingest_cli.ingest)
 app.command("simulate")(simulate_cli.simulate)
