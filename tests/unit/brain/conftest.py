@@ -12,7 +12,7 @@ from cityops.demo import corpus
 
 @pytest.fixture(scope="session")
 def examples() -> list[Example]:
-    return corpus.generate(1500, seed=11)
+    return corpus.generate(1200, seed=11)
 
 
 @pytest.fixture(scope="session")
