@@ -32,13 +32,21 @@ class Representation:
     tfidf: TfidfVectorizer
     svd: TruncatedSVD | None = None
     latent_weight: float = 0.0
+    _projection: np.ndarray[Any, Any] | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__, _projection=None)  # a cache, rebuilt on first use
 
     def transform(self, messages: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """(TF-IDF rows, full feature rows) of messages joined by :func:`text.join`."""
         words = self.vectorise(messages)
         if self.svd is None or self.latent_weight <= 0:
             return words, words
-        latent = np.asarray(words @ self.svd.components_.T)  # TruncatedSVD.transform, unchecked
+        if self._projection is None:
+            # C-ordered (features × dims): a sparse row times it reads only the message's rows,
+            # where components_.T would be copied whole on every call.
+            self._projection = np.ascontiguousarray(self.svd.components_.T, dtype=np.float64)
+        latent = np.asarray(words @ self._projection)  # TruncatedSVD.transform, unchecked
         norms = np.linalg.norm(latent, axis=1, keepdims=True)
         latent = latent / np.where(norms > 0, norms, 1.0) * self.latent_weight
         return words, sp.hstack([words, sp.csr_matrix(latent)], format="csr")
