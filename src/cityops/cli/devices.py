@@ -1,4 +1,5 @@
-"""``cityops devices``: register one device, import a CSV/Excel file, list devices."""
+"""``cityops devices``: register one device, import a CSV/Excel file, list devices, archive
+old telemetry."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from cityops.core.auth import SYSTEM
 from cityops.core.errors import ValidationFailed
 from cityops.core.pagination import PageParams
 from cityops.devices import service
+from cityops.devices.archive import archive_old
 from cityops.devices.schemas import DeviceFilter, DeviceIn, ImportMode, Point
 
 
@@ -116,6 +118,33 @@ def list_devices(
             f"{device.health.state:<11} {seen:<17} {owner:<20} {device.name}"
         )
     typer.echo(f"{len(page.items)} of {page.total} devices")
+
+
+@app.command("archive")
+def archive(
+    before: Annotated[
+        str | None,
+        typer.Option(help="archive only days before this UTC date (YYYY-MM-DD)"),
+    ] = None,
+) -> None:
+    """Move raw readings older than the hot window to Parquet files and drop expired
+    1-minute rollups (what the daily job does)."""
+    try:
+        until = date.fromisoformat(before) if before else None
+    except ValueError:
+        typer.secho(f"error: --before: not a date (YYYY-MM-DD): {before!r}", err=True)
+        raise typer.Exit(1) from None
+    runtime = runtime_or_exit()
+    report = archive_old(runtime, before=until)
+    for day in report.days:
+        typer.echo(
+            f"{day.day.isoformat()}  {day.rows:>10} readings  {day.bytes:>12} bytes  {day.path}"
+        )
+    typer.echo(
+        f"archived {report.rows} readings of {len(report.days)} days before"
+        f" {report.before.isoformat()} (UTC); dropped {report.expired_minute_rollups}"
+        " expired 1-minute rollups"
+    )
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cityops.core.config import Settings
 from cityops.core.db.engine import Transaction
 from cityops.core.runtime import Runtime
-from cityops.devices import events
+from cityops.devices import events, rollups
 from cityops.devices.directory import device_types
 from cityops.devices.health import offline_after
 from cityops.devices.models import Device, HealthEvent, LatestValue, Reading, Rejection
@@ -226,6 +226,11 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
     if readings:
         _insert(session, READINGS, readings, conflict="nothing")
         _insert(session, LATEST, _newest(batch), conflict="latest")
+        late = rollups.dirty_rows(
+            ((d, s.ts) for d, samples in batch.samples.items() for s in samples), to_ms(now)
+        )
+        if late:
+            _insert(session, rollups.DIRTY, late, conflict="nothing")
     if batch.refused:
         rows = [
             {

@@ -79,6 +79,46 @@ class Reading(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
+class _Rollup:
+    """Aggregates of the readings of one (device, metric) in one bucket (start, epoch ms):
+    count, min, max and sum, so that coarser buckets and averages derive exactly."""
+
+    device_id: Mapped[str] = mapped_column(String(DEVICE_ID_LENGTH), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    min: Mapped[float] = mapped_column(Float)
+    max: Mapped[float] = mapped_column(Float)
+    sum: Mapped[float] = mapped_column(Float)
+
+
+class Rollup1m(_Rollup, Base):
+    __tablename__ = "devices_rollups_1m"
+
+
+class Rollup1h(_Rollup, Base):
+    __tablename__ = "devices_rollups_1h"
+
+
+class RollupMark(Base):
+    """How far each rollup resolution is complete: every bucket before ``upto`` (epoch ms)."""
+
+    __tablename__ = "devices_rollup_marks"
+
+    resolution: Mapped[str] = mapped_column(String(8), primary_key=True)
+    upto: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupDirty(Base):
+    """An hour of a device that received readings late (behind the rollups): the rollup job
+    recomputes its buckets and removes the row."""
+
+    __tablename__ = "devices_rollup_dirty"
+
+    device_id: Mapped[str] = mapped_column(String(DEVICE_ID_LENGTH), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
 class LatestValue(Base):
     """The newest reading of each metric of each device, upserted with every batch."""
 

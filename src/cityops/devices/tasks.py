@@ -1,12 +1,14 @@
-"""Background work of the devices module: the offline scan."""
+"""Background work of the devices module: the offline scan, rollups, the archive."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from cityops.core.runtime import Runtime
+from cityops.devices.archive import archive_old
 from cityops.devices.events import DeviceWentOffline
 from cityops.devices.models import Device, HealthEvent
+from cityops.devices.rollups import run_rollups
 
 BATCH = 500
 
@@ -56,4 +58,10 @@ def scan_offline(rt: Runtime) -> int:
 def register_jobs(rt: Runtime) -> None:
     rt.scheduler.every(
         rt.settings.device_scan_seconds, "devices.offline_scan", lambda: scan_offline(rt)
+    )
+    rt.scheduler.every(
+        rt.settings.telemetry_rollup_seconds, "devices.rollups", lambda: run_rollups(rt)
+    )
+    rt.scheduler.every(
+        rt.settings.telemetry_archive_seconds, "devices.archive", lambda: archive_old(rt)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,10 +14,11 @@ from cityops.core.auth import Actor
 from cityops.core.errors import invalid
 from cityops.core.pagination import Page, PageParams, paginate
 from cityops.core.runtime import Runtime
+from cityops.devices import archive, rollups
 from cityops.devices.access import scope_devices
 from cityops.devices.directory import TypeInfo, device_types
 from cityops.devices.health import brief
-from cityops.devices.models import Device, LatestValue, Reading
+from cityops.devices.models import Device, LatestValue, Reading, Rollup1h, Rollup1m
 from cityops.devices.payload import from_ms, to_ms
 from cityops.devices.registry import filter_devices, readable_device
 from cityops.devices.schemas import (
@@ -93,7 +94,13 @@ def device_series(
 ) -> TelemetryOut:
     """Readings of one device in [since, until): raw (at most 10,000 points per metric, oldest
     first, ``truncated`` beyond) or per ``step`` with avg/min/max/count. Defaults: the type's
-    own metrics over the last 24 hours."""
+    own metrics over the last 24 hours.
+
+    Raw readings come from the database and, for days moved out of it, the Parquet archive.
+    Steps of whole hours read the 1-hour rollups, steps of whole minutes the 1-minute ones,
+    wherever those are complete (before their watermark, within the 1-minute retention); the
+    rest of the range (its unaligned edges, the newest minutes, steps under a minute) is
+    aggregated from the readings. The answer is the same whichever source gives it."""
     step_seconds = parse_step(step)
     since, until = _window(since, until, step_seconds, rt.clock.now())
     with rt.db.read() as session:
@@ -102,9 +109,10 @@ def device_series(
         codes = _metrics(kind, metrics)
         bounds = (to_ms(since), to_ms(until))
         if step_seconds is None:
-            series = [_raw(session, device.id, code, bounds) for code in codes]
+            series = [_raw(rt, session, device.id, code, bounds) for code in codes]
         else:
-            series = _aggregated(session, device.id, codes, bounds, step_seconds * 1000)
+            plan = _plan(rt, session, bounds, step_seconds * 1000)
+            series = _aggregated(rt, session, device.id, codes, plan, step_seconds * 1000)
     for item in series:
         item.unit = kind.metrics[item.metric].unit
     return TelemetryOut(
@@ -112,7 +120,9 @@ def device_series(
     )
 
 
-def _raw(session: Session, device_id: str, metric: str, bounds: tuple[int, int]) -> Series:
+def _raw(
+    rt: Runtime, session: Session, device_id: str, metric: str, bounds: tuple[int, int]
+) -> Series:
     rows = session.execute(
         select(Reading.ts, Reading.value)
         .where(
@@ -124,39 +134,138 @@ def _raw(session: Session, device_id: str, metric: str, bounds: tuple[int, int])
         .order_by(Reading.ts)
         .limit(MAX_POINTS + 1)
     ).all()
-    points = [ValuePoint(ts=from_ms(ts), value=value) for ts, value in rows[:MAX_POINTS]]
-    return Series(metric=metric, unit="", points=points, truncated=len(rows) > MAX_POINTS)
+    found: list[tuple[int, float]] = [(ts, value) for ts, value in rows]
+    if _archive_may_hold(rt, session, bounds):
+        stored = {ts for ts, _ in found}
+        found += [
+            p for p in archive.archived_points(rt, device_id, metric, bounds) if p[0] not in stored
+        ]
+        found.sort()
+    points = [ValuePoint(ts=from_ms(ts), value=value) for ts, value in found[:MAX_POINTS]]
+    return Series(metric=metric, unit="", points=points, truncated=len(found) > MAX_POINTS)
+
+
+def _archive_may_hold(rt: Runtime, session: Session, bounds: tuple[int, int]) -> bool:
+    """Whether readings in range may have been archived: only before the rollups' watermark."""
+    return bounds[0] < rollups.marks(session).get("1m", 0) and archive.archive_root(rt).is_dir()
+
+
+class Piece(NamedTuple):
+    """A part of a query range and where its aggregates come from ("raw", "1m", "1h")."""
+
+    source: str
+    start: int
+    end: int
+
+
+def _plan(rt: Runtime, session: Session, bounds: tuple[int, int], step_ms: int) -> list[Piece]:
+    """Split [since, until) into pieces answered by the coarsest complete source the step
+    allows; what a source cannot answer goes to the next finer one, down to the readings."""
+    marks = rollups.marks(session)
+    now = to_ms(rt.clock.now())
+    minute_low = rollups.ceil(
+        now - rt.settings.telemetry_rollup_1m_days * rollups.DAY_MS, rollups.DAY_MS
+    )
+    levels: list[tuple[str, int, int, int]] = []  # source, resolution, low, high
+    if step_ms % rollups.MINUTE_MS == 0:
+        levels.append(("1m", rollups.MINUTE_MS, minute_low, marks.get("1m", 0)))
+    if step_ms % rollups.HOUR_MS == 0:
+        levels.append(("1h", rollups.HOUR_MS, 0, marks.get("1h", 0)))
+
+    def split(start: int, end: int, level: int) -> list[Piece]:
+        if start >= end:
+            return []
+        if level < 0:
+            return [Piece("raw", start, end)]
+        source, resolution, low, high = levels[level]
+        a = max(rollups.ceil(start, resolution), low)
+        b = min(rollups.floor(end, resolution), high)
+        if a >= b:
+            return split(start, end, level - 1)
+        return [*split(start, a, level - 1), Piece(source, a, b), *split(b, end, level - 1)]
+
+    return split(bounds[0], bounds[1], len(levels) - 1)
+
+
+Partial = tuple[str, int, int, float, float, float]  # metric, bucket, count, min, max, sum
 
 
 def _aggregated(
-    session: Session, device_id: str, metrics: list[str], bounds: tuple[int, int], step_ms: int
+    rt: Runtime,
+    session: Session,
+    device_id: str,
+    metrics: list[str],
+    plan: list[Piece],
+    step_ms: int,
 ) -> list[Series]:
-    # Buckets are aligned to the epoch (whole minutes, hours, UTC days).
-    bucket = (Reading.ts // step_ms) * step_ms
-    rows = session.execute(
-        select(
-            Reading.metric,
-            bucket.label("bucket"),
-            func.avg(Reading.value),
-            func.min(Reading.value),
-            func.max(Reading.value),
-            func.count(),
-        )
-        .where(
-            Reading.device_id == device_id,
-            Reading.metric.in_(metrics),
-            Reading.ts >= bounds[0],
-            Reading.ts < bounds[1],
-        )
-        .group_by(Reading.metric, bucket)
-        .order_by(Reading.metric, bucket)
-    ).all()
+    # Buckets are aligned to the epoch (whole minutes, hours, UTC days); each piece gives
+    # partial aggregates per bucket, merged here (a bucket may span two pieces).
+    merged: dict[tuple[str, int], list[float]] = {}  # count, min, max, sum
+    for piece in plan:
+        for metric, start, count, low, high, total in _partials(
+            rt, session, device_id, metrics, piece, step_ms
+        ):
+            key = (metric, int(start))
+            if key in merged:
+                m = merged[key]
+                m[0] += count
+                m[1], m[2], m[3] = min(m[1], low), max(m[2], high), m[3] + total
+            else:
+                merged[key] = [float(count), low, high, total]
     buckets: dict[str, list[Bucket]] = defaultdict(list)
-    for metric, start, avg, low, high, count in rows:
+    for (metric, start), (n, low, high, total) in sorted(merged.items()):
         buckets[metric].append(
-            Bucket(ts=from_ms(int(start)), avg=float(avg), min=low, max=high, count=count)
+            Bucket(ts=from_ms(start), avg=total / n, min=low, max=high, count=int(n))
         )
     return [Series(metric=m, unit="", buckets=buckets.get(m, [])) for m in metrics]
+
+
+def _partials(
+    rt: Runtime,
+    session: Session,
+    device_id: str,
+    metrics: list[str],
+    piece: Piece,
+    step_ms: int,
+) -> list[Partial]:
+    span = (piece.start, piece.end)
+    if piece.source == "raw":
+        table: Any = Reading
+        time: Any
+        count: Any
+        time, count, low, high, total = (
+            Reading.ts,
+            func.count(),
+            func.min(Reading.value),
+            func.max(Reading.value),
+            func.sum(Reading.value),
+        )
+    else:
+        table = Rollup1m if piece.source == "1m" else Rollup1h
+        time, count, low, high, total = (
+            table.bucket,
+            func.sum(table.count),
+            func.min(table.min),
+            func.max(table.max),
+            func.sum(table.sum),
+        )
+    bucket = (time // step_ms) * step_ms
+    rows = session.execute(
+        select(table.metric, bucket, count, low, high, total)
+        .where(
+            table.device_id == device_id,
+            table.metric.in_(metrics),
+            time >= span[0],
+            time < span[1],
+        )
+        .group_by(table.metric, bucket)
+    ).all()
+    found: list[Partial] = [
+        (m, int(b), int(c), float(lo), float(hi), float(t)) for m, b, c, lo, hi, t in rows
+    ]
+    if piece.source == "raw" and _archive_may_hold(rt, session, span):
+        found += archive.archived_buckets(rt, device_id, metrics, span, step_ms)
+    return found
 
 
 def latest_values(

@@ -1,0 +1,229 @@
+"""1-minute and 1-hour rollups of the readings, kept up to date by a periodic job.
+
+Each resolution has a watermark (``devices_rollup_marks``): every bucket before it is
+complete. A run aggregates the readings from the 1-minute watermark up to a little before now
+(``SETTLE_MS``, so readings still in flight are not cut off) with one ``INSERT … SELECT …
+GROUP BY bucket … ON CONFLICT DO UPDATE`` per span, then the 1-hour buckets from the 1-minute
+ones. Buckets are always recomputed whole and upserted, never incremented, so a run that is
+repeated or cut off half-way changes nothing when run again.
+
+Late readings (stamped more than ``LATE_MS`` before they arrive: a device sending what it
+buffered while offline) are noted by the ingester as dirty (device, hour) rows; each run
+recomputes those hours' 1-minute and 1-hour buckets from the readings and removes the rows.
+Readings on time cannot fall behind the watermark: it trails the clock by more than they may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, Table, and_, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cityops.core.runtime import Runtime
+from cityops.devices.models import Reading, Rollup1h, Rollup1m, RollupDirty, RollupMark
+from cityops.devices.payload import to_ms
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+LATE_MS = 5 * MINUTE_MS
+SETTLE_MS = 10 * MINUTE_MS
+SPAN_1M_MS = HOUR_MS  # readings aggregated per statement (and per transaction)
+SPAN_1H_MS = DAY_MS
+DIRTY_BATCH = 500
+ROLLUP_1M: Table = Rollup1m.__table__  # type: ignore[assignment]
+ROLLUP_1H: Table = Rollup1h.__table__  # type: ignore[assignment]
+DIRTY: Table = RollupDirty.__table__  # type: ignore[assignment]
+MARKS: Table = RollupMark.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class RollupReport:
+    """What a run did: buckets written per resolution, dirty hours recomputed."""
+
+    minute_buckets: int = 0
+    hour_buckets: int = 0
+    dirty_hours: int = 0
+    readings: int = 0
+
+
+def floor(ts: int, step: int) -> int:
+    return ts // step * step
+
+
+def ceil(ts: int, step: int) -> int:
+    return -(-ts // step) * step
+
+
+def marks(session: Session) -> dict[str, int]:
+    """The watermarks: ``{"1m": upto, "1h": upto}`` (absent before the first run)."""
+    rows = session.execute(select(RollupMark.resolution, RollupMark.upto))
+    return {resolution: int(upto) for resolution, upto in rows}
+
+
+def dirty_rows(samples: Iterable[tuple[str, int]], received_ms: int) -> list[dict[str, object]]:
+    """The dirty (device, hour) rows of a batch's ``(device_id, ts)`` samples that are late."""
+    hours = {(d, floor(ts, HOUR_MS)) for d, ts in samples if ts < received_ms - LATE_MS}
+    return [{"device_id": d, "hour": h} for d, h in sorted(hours)]
+
+
+def _upsert(session: Session, table: Table, query: Select[Any]) -> int:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    columns = ["device_id", "metric", "bucket", "count", "min", "max", "sum"]
+    statement = dialect.insert(table).from_select(columns, query)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["device_id", "metric", "bucket"],
+        set_={name: getattr(excluded, name) for name in ("count", "min", "max", "sum")},
+    )
+    return rowcount(session.execute(statement))
+
+
+def _minutes_query(*where: Any) -> Select[Any]:
+    bucket = floor_expr(Reading.ts, MINUTE_MS)
+    return (
+        select(
+            Reading.device_id,
+            Reading.metric,
+            bucket,
+            func.count(),
+            func.min(Reading.value),
+            func.max(Reading.value),
+            func.sum(Reading.value),
+        )
+        .where(*where)
+        .group_by(Reading.device_id, Reading.metric, bucket)
+    )
+
+
+def _hours_query(*where: Any) -> Select[Any]:
+    bucket = floor_expr(Rollup1m.bucket, HOUR_MS)
+    return (
+        select(
+            Rollup1m.device_id,
+            Rollup1m.metric,
+            bucket,
+            func.sum(Rollup1m.count),
+            func.min(Rollup1m.min),
+            func.max(Rollup1m.max),
+            func.sum(Rollup1m.sum),
+        )
+        .where(*where)
+        .group_by(Rollup1m.device_id, Rollup1m.metric, bucket)
+    )
+
+
+def floor_expr(column: Any, step: int) -> Any:
+    """``column // step * step`` in SQL: integer division on both databases (ts ≥ 0)."""
+    return (column // step) * step
+
+
+def _set_mark(session: Session, resolution: str, upto: int) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(MARKS).values(resolution=resolution, upto=upto)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["resolution"], set_={"upto": statement.excluded.upto}
+        )
+    )
+
+
+def _start(session: Session, resolution: str, source: Any, step: int) -> int | None:
+    current = marks(session).get(resolution)
+    if current is not None:
+        return current
+    oldest = session.scalar(select(func.min(source)))
+    return None if oldest is None else floor(int(oldest), step)
+
+
+def run_rollups(rt: Runtime, *, upto_ms: int | None = None) -> RollupReport:
+    """Bring both rollups up to date (``upto_ms``: stop there instead of a little before now)."""
+    report = RollupReport()
+    target = floor(upto_ms if upto_ms is not None else to_ms(rt.clock.now()) - SETTLE_MS, MINUTE_MS)
+    _dirty(rt, report)
+    # 1-minute buckets from the readings, one span per transaction.
+    while True:
+        with rt.db.transaction() as tx:
+            start = _start(tx.session, "1m", Reading.ts, MINUTE_MS)
+            if start is None or start >= target:
+                if start is None:
+                    _set_mark(tx.session, "1m", target)
+                break
+            end = min(start + SPAN_1M_MS, target)
+            query = _minutes_query(Reading.ts >= start, Reading.ts < end)
+            report.minute_buckets += _upsert(tx.session, ROLLUP_1M, query)
+            _set_mark(tx.session, "1m", end)
+    # 1-hour buckets from the 1-minute ones, up to the last whole hour they cover.
+    hour_target = floor(target, HOUR_MS)
+    while True:
+        with rt.db.transaction() as tx:
+            start = _start(tx.session, "1h", Rollup1m.bucket, HOUR_MS)
+            if start is None or start >= hour_target:
+                if start is None:
+                    _set_mark(tx.session, "1h", hour_target)
+                break
+            end = min(start + SPAN_1H_MS, hour_target)
+            query = _hours_query(Rollup1m.bucket >= start, Rollup1m.bucket < end)
+            report.hour_buckets += _upsert(tx.session, ROLLUP_1H, query)
+            _set_mark(tx.session, "1h", end)
+    return report
+
+
+def _dirty(rt: Runtime, report: RollupReport) -> None:
+    """Recompute the hours that received late readings (behind the watermarks) in batches."""
+    while True:
+        with rt.db.transaction() as tx:
+            session = tx.session
+            current = marks(session)
+            rows = session.execute(
+                select(RollupDirty.device_id, RollupDirty.hour)
+                .order_by(RollupDirty.hour, RollupDirty.device_id)
+                .limit(DIRTY_BATCH)
+            ).all()
+            if not rows:
+                return
+            # Deleting first: a late reading committed after this point marks its hour again.
+            for device_id, hour in rows:
+                session.execute(
+                    delete(RollupDirty).where(
+                        RollupDirty.device_id == device_id, RollupDirty.hour == hour
+                    )
+                )
+            report.dirty_hours += len(rows)
+            by_hour: dict[int, list[str]] = {}
+            for device_id, hour in rows:
+                by_hour.setdefault(hour, []).append(device_id)
+            for hour, devices in by_hour.items():
+                if hour >= current.get("1m", 0):
+                    continue  # ahead of the watermark: the next span covers it
+                end = min(hour + HOUR_MS, current["1m"])
+                in_hour = and_(Reading.device_id.in_(devices), Reading.ts >= hour, Reading.ts < end)
+                report.minute_buckets += _upsert(session, ROLLUP_1M, _minutes_query(in_hour))
+                if hour < current.get("1h", 0):
+                    report.hour_buckets += _upsert(
+                        session,
+                        ROLLUP_1H,
+                        _hours_query(
+                            Rollup1m.device_id.in_(devices),
+                            Rollup1m.bucket >= hour,
+                            Rollup1m.bucket < hour + HOUR_MS,
+                        ),
+                    )
+
+
+def drop_expired_minutes(rt: Runtime) -> int:
+    """Delete 1-minute rollups older than the retention (and already in the 1-hour ones)."""
+    cutoff = floor(to_ms(rt.clock.now()) - rt.settings.telemetry_rollup_1m_days * DAY_MS, DAY_MS)
+    with rt.db.transaction() as tx:
+        cutoff = min(cutoff, marks(tx.session).get("1h", 0))
+        result = tx.session.execute(delete(Rollup1m).where(Rollup1m.bucket < cutoff))
+        return rowcount(result)
+
+
+def rowcount(result: Any) -> int:
+    """Rows an INSERT/UPDATE/DELETE touched (a cursor result's ``rowcount``)."""
+    return int(result.rowcount or 0)
