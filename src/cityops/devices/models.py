@@ -72,6 +72,8 @@ class Device(Timestamps, Base):
 
 class Reading(Base):
     __tablename__ = "devices_readings"
+    # Time ranges of all devices: what the rollup job and the archive read.
+    __table_args__ = (Index("ix_devices_readings_ts", "ts"),)
 
     device_id: Mapped[str] = mapped_column(String(DEVICE_ID_LENGTH), primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -94,6 +96,8 @@ class _Rollup:
 
 class Rollup1m(_Rollup, Base):
     __tablename__ = "devices_rollups_1m"
+    # Time ranges of all devices: the 1-hour rollups and the retention read them by time.
+    __table_args__ = (Index("ix_devices_rollups_1m_bucket", "bucket"),)
 
 
 class Rollup1h(_Rollup, Base):

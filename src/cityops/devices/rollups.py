@@ -140,6 +140,12 @@ def _start(session: Session, resolution: str, source: Any, step: int) -> int | N
     return None if oldest is None else floor(int(oldest), step)
 
 
+def _next(session: Session, column: Any, start: int, target: int, step: int) -> int:
+    """The start of the first bucket at or after ``start`` holding data (``target`` if none)."""
+    found = session.scalar(select(func.min(column)).where(column >= start, column < target))
+    return target if found is None else floor(int(found), step)
+
+
 def run_rollups(rt: Runtime, *, upto_ms: int | None = None) -> RollupReport:
     """Bring both rollups up to date (``upto_ms``: stop there instead of a little before now)."""
     report = RollupReport()
@@ -153,6 +159,8 @@ def run_rollups(rt: Runtime, *, upto_ms: int | None = None) -> RollupReport:
                 if start is None:
                     _set_mark(tx.session, "1m", target)
                 break
+            # Skip a stretch without readings (a new city, a gap) in one step.
+            start = _next(tx.session, Reading.ts, start, target, MINUTE_MS)
             end = min(start + SPAN_1M_MS, target)
             query = _minutes_query(Reading.ts >= start, Reading.ts < end)
             report.minute_buckets += _upsert(tx.session, ROLLUP_1M, query)
@@ -166,6 +174,7 @@ def run_rollups(rt: Runtime, *, upto_ms: int | None = None) -> RollupReport:
                 if start is None:
                     _set_mark(tx.session, "1h", hour_target)
                 break
+            start = _next(tx.session, Rollup1m.bucket, start, hour_target, HOUR_MS)
             end = min(start + SPAN_1H_MS, hour_target)
             query = _hours_query(Rollup1m.bucket >= start, Rollup1m.bucket < end)
             report.hour_buckets += _upsert(tx.session, ROLLUP_1H, query)

@@ -1,4 +1,5 @@
-"""telemetry rollups: 1-minute and 1-hour aggregates, their watermarks, late hours to redo
+"""telemetry rollups: 1-minute and 1-hour aggregates, their watermarks, late hours to redo;
+readings indexed by time
 
 Revision ID: 0008
 Revises: 0005
@@ -34,8 +35,10 @@ def _rollup(name: str) -> None:
 
 
 def upgrade() -> None:
+    op.create_index("ix_devices_readings_ts", "devices_readings", ["ts"])
     _rollup("devices_rollups_1m")
     _rollup("devices_rollups_1h")
+    op.create_index("ix_devices_rollups_1m_bucket", "devices_rollups_1m", ["bucket"])
     op.create_table(
         "devices_rollup_marks",
         sa.Column("resolution", sa.String(length=8), nullable=False),
@@ -54,4 +57,6 @@ def downgrade() -> None:
     op.drop_table("devices_rollup_dirty")
     op.drop_table("devices_rollup_marks")
     op.drop_table("devices_rollups_1h")
+    op.drop_index("ix_devices_rollups_1m_bucket", table_name="devices_rollups_1m")
     op.drop_table("devices_rollups_1m")
+    op.drop_index("ix_devices_readings_ts", table_name="devices_readings")
