@@ -113,13 +113,18 @@ def archive_old(rt: Runtime, *, before: date | None = None) -> ArchiveReport:
             start = floor(int(oldest), DAY_MS)
             stop = min(start + DAY_MS, end)
             where = (Reading.ts >= start, Reading.ts < stop)
+            folder = day_dir(root, _day_of(start))
+            folder.mkdir(parents=True, exist_ok=True)
             rows = session.execute(
                 select(Reading.device_id, Reading.metric, Reading.ts, Reading.value)
                 .where(*where)
                 .order_by(Reading.device_id, Reading.metric, Reading.ts)
                 .execution_options(yield_per=FETCH)
             )
-            path, count = _write_day(day_dir(root, _day_of(start)), rows.partitions(FETCH))
+            try:
+                path, count = _write_day(folder, rows.partitions(FETCH))
+            finally:
+                rows.close()
             deleted = rollups.rowcount(session.execute(delete(Reading).where(*where)))
             if deleted != count:  # something changed under us: keep the rows, drop the file
                 path.unlink()
@@ -130,20 +135,23 @@ def archive_old(rt: Runtime, *, before: date | None = None) -> ArchiveReport:
 
 
 def _write_day(folder: Path, chunks: Iterator[Any]) -> tuple[Path, int]:
-    folder.mkdir(parents=True, exist_ok=True)
     temp = folder / f".part-{os.getpid()}.parquet.tmp"
     count, first, last = 0, None, None
-    with pq.ParquetWriter(temp, SCHEMA, compression="zstd") as writer:
-        for chunk in chunks:
-            device_ids, metrics, times, values = zip(*chunk, strict=True)
-            table = pa.table(
-                [list(device_ids), list(metrics), list(times), list(values)], schema=SCHEMA
-            )
-            writer.write_table(table, row_group_size=ROW_GROUP)
-            first = times[0] if first is None else min(first, times[0])
-            last = times[-1] if last is None else max(last, max(times))
-            count += len(times)
-    _fsync(temp)
+    try:
+        with pq.ParquetWriter(temp, SCHEMA, compression="zstd") as writer:
+            for chunk in chunks:
+                device_ids, metrics, times, values = zip(*chunk, strict=True)
+                table = pa.table(
+                    [list(device_ids), list(metrics), list(times), list(values)], schema=SCHEMA
+                )
+                writer.write_table(table, row_group_size=ROW_GROUP)
+                first = min(times) if first is None else min(first, *times)
+                last = max(times) if last is None else max(last, *times)
+                count += len(times)
+        _fsync(temp)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     path = folder / f"part-{first}-{last}-{count}.parquet"
     os.replace(temp, path)
     _fsync(folder)

@@ -80,7 +80,7 @@ def _upsert(session: Session, table: Table, query: Select[Any]) -> int:
         index_elements=["device_id", "metric", "bucket"],
         set_={name: getattr(excluded, name) for name in ("count", "min", "max", "sum")},
     )
-    return rowcount(session.execute(statement))
+    return rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
 
 def _minutes_query(*where: Any) -> Select[Any]:
