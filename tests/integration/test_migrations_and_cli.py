@@ -14,9 +14,16 @@ from cityops.cli.main import app
 from cityops.migrations import target_metadata
 
 
+def _not_a_partition(name: str | None, kind: str, parent: object) -> bool:
+    return not (kind == "table" and name is not None and name.startswith("devices_readings_"))
+
+
 def test_migrated_schema_matches_the_models(engine: Engine, seeded: object) -> None:
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        # The monthly partitions of the readings on PostgreSQL are made at run time.
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": _not_a_partition}
+        )
         differences = compare_metadata(context, target_metadata)
     assert differences == []
 

@@ -8,6 +8,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices.archive import archive_old
 from cityops.devices.events import DeviceWentOffline
 from cityops.devices.models import Device, HealthEvent
+from cityops.devices.partitions import ensure_partitions
 from cityops.devices.rollups import run_rollups
 
 BATCH = 500
@@ -65,3 +66,4 @@ def register_jobs(rt: Runtime) -> None:
     rt.scheduler.every(
         rt.settings.telemetry_archive_seconds, "devices.archive", lambda: archive_old(rt)
     )
+    rt.scheduler.every(6 * 3600, "devices.partitions", lambda: ensure_partitions(rt))
