@@ -29,8 +29,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import delete, func, select
 
+from cityops.core.audit.service import record
+from cityops.core.auth import SYSTEM, Actor
 from cityops.core.runtime import Runtime
-from cityops.devices import rollups
+from cityops.devices import events, rollups
 from cityops.devices.models import Reading
 from cityops.devices.payload import from_ms, to_ms
 from cityops.devices.rollups import DAY_MS, HOUR_MS, floor
@@ -97,9 +99,9 @@ def cutoff(rt: Runtime, before: date | None = None) -> int:
     return floor(limit, DAY_MS)
 
 
-def archive_old(rt: Runtime, *, before: date | None = None) -> ArchiveReport:
+def archive_old(rt: Runtime, *, before: date | None = None, actor: Actor = SYSTEM) -> ArchiveReport:
     """Bring the rollups up to date, move every whole day of readings before the cutoff to
-    Parquet (one transaction per day), and drop expired 1-minute rollups."""
+    Parquet (one transaction per day, audited), and drop expired 1-minute rollups."""
     rollups.run_rollups(rt)
     end = cutoff(rt, before)
     report = ArchiveReport(before=_day_of(end))
@@ -129,7 +131,17 @@ def archive_old(rt: Runtime, *, before: date | None = None) -> ArchiveReport:
             if deleted != count:  # something changed under us: keep the rows, drop the file
                 path.unlink()
                 raise RuntimeError(f"archive of {_day_of(start)}: wrote {count}, {deleted} rows")
-            report.days.append(ArchivedDay(_day_of(start), count, path, path.stat().st_size))
+            moved = ArchivedDay(_day_of(start), count, path, path.stat().st_size)
+            record(
+                session,
+                actor=actor,
+                action=events.TELEMETRY_ARCHIVED,
+                subject_type="telemetry_day",
+                subject_id=moved.day.isoformat(),
+                at=rt.clock.now(),
+                after={"readings": count, "bytes": moved.bytes, "file": str(path)},
+            )
+            report.days.append(moved)
     report.expired_minute_rollups = rollups.drop_expired_minutes(rt)
     return report
 

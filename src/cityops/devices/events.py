@@ -31,6 +31,7 @@ DEVICES_IMPORTED = "devices:device:imported"
 TOKEN_ISSUED = "devices:token:issued"  # noqa: S105
 TOKEN_REVOKED = "devices:token:revoked"  # noqa: S105
 TYPES_IMPORTED = "devices:type:imported"
+TELEMETRY_ARCHIVED = "devices:telemetry:archived"
 
 
 @dataclass(frozen=True)

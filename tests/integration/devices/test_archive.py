@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, func, insert, select
 from typer.testing import CliRunner
 
 from cityops.cli.main import app
+from cityops.core.audit.models import AuditRecord
 from cityops.core.runtime import Runtime
 from cityops.devices.archive import archive_old, archive_root
 from cityops.devices.models import Reading, Rollup1h, Rollup1m
@@ -116,6 +117,15 @@ def test_archive_moves_old_days_to_parquet_and_the_api_reads_them(
     ]
     assert count_readings(rt, Reading.ts < ms("2026-02-23T00:00:00")) == 0
     assert count_readings(rt) == len(old_and_new) - len(old)
+    with rt.db.read() as session:
+        audited = session.execute(
+            select(AuditRecord.subject_id, AuditRecord.after, AuditRecord.actor_name)
+            .where(AuditRecord.action == "devices:telemetry:archived")
+            .order_by(AuditRecord.subject_id)
+        ).all()
+    assert [(a[0], a[1]["readings"]) for a in audited] == [
+        (d.day.isoformat(), d.rows) for d in report.days
+    ]
     root = archive_root(rt)
     files = sorted(root.rglob("*"))
     parquet = [p for p in files if p.is_file()]
