@@ -109,6 +109,7 @@ def archive_old(rt: Runtime, *, before: date | None = None, actor: Actor = SYSTE
     while True:
         with rt.db.transaction() as tx:
             session = tx.session
+            rollups.lock(session)  # one archiver at a time; the query below sees its deletes
             oldest = session.scalar(select(func.min(Reading.ts)).where(Reading.ts < end))
             if oldest is None:
                 break

@@ -132,8 +132,17 @@ def _set_mark(session: Session, resolution: str, upto: int) -> None:
     )
 
 
+def lock(session: Session, resolution: str = "1m") -> int | None:
+    """The watermark, its row locked for the transaction: runs of the job (and of the
+    archive) on several workers take turns instead of writing the same buckets at once."""
+    found = session.scalar(
+        select(RollupMark.upto).where(RollupMark.resolution == resolution).with_for_update()
+    )
+    return None if found is None else int(found)
+
+
 def _start(session: Session, resolution: str, source: Any, step: int) -> int | None:
-    current = marks(session).get(resolution)
+    current = lock(session, resolution)
     if current is not None:
         return current
     oldest = session.scalar(select(func.min(source)))
@@ -187,6 +196,7 @@ def _dirty(rt: Runtime, report: RollupReport) -> None:
     while True:
         with rt.db.transaction() as tx:
             session = tx.session
+            lock(session)
             current = marks(session)
             rows = session.execute(
                 select(RollupDirty.device_id, RollupDirty.hour)
