@@ -15,6 +15,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices.models import Reading, Rollup1h, Rollup1m, RollupDirty, RollupMark
 from cityops.devices.payload import from_ms, to_ms
 from cityops.devices.rollups import HOUR_MS, MINUTE_MS, run_rollups
+from cityops.devices.tasks import register_jobs
 from factories.api import Api
 from factories.devices import make_device, send
 
@@ -203,3 +204,12 @@ def test_series_picks_rollups_for_an_hour_step_and_readings_for_ten_seconds(
     assert sum(b["count"] for b in ten_seconds) == len(in_hour)
     minutes = series(api, since, until, "1m")[0]
     assert sum(b["count"] for b in minutes) == len(in_hour)
+
+
+def test_the_jobs_are_scheduled_and_run(rt: Runtime) -> None:
+    rows = readings(rt, 2)
+    register_jobs(rt)
+    ran = rt.scheduler.run_due(now=10**12)
+    assert {"devices.rollups", "devices.archive", "devices.partitions"} <= set(ran)
+    upto = marks(rt)
+    assert_same(stored(rt, Rollup1m), expected(rows, MINUTE_MS, upto["1m"]))
