@@ -83,13 +83,6 @@ class Settings(BaseSettings):
     auto_dispatch: bool = False
     auto_dispatch_threshold: float = Field(default=0.85, ge=0, le=1)
     triage_sweep_seconds: float = Field(default=60.0, gt=0)
-    # Telemetry storage (docs/devices.md, "Storage, rollups and archive"): raw readings stay in
-    # the database for the hot window, then move to Parquet under data_dir/archive/telemetry;
-    # 1-minute rollups are kept this many days, 1-hour rollups for good.
-    telemetry_hot_days: int = Field(default=7, ge=1, le=3660)
-    telemetry_rollup_1m_days: int = Field(default=90, ge=1, le=3660)
-    telemetry_rollup_seconds: float = Field(default=60.0, gt=0)
-    telemetry_archive_seconds: float = Field(default=86_400.0, gt=0)
     demo_password: str | None = None
     demo_api_key: str | None = None
     log_level: str = "INFO"
@@ -106,6 +99,13 @@ class Settings(BaseSettings):
     mqtt_receive_maximum: int = Field(default=1000, ge=1, le=65535)
     mqtt_batch_size: int = Field(default=500, ge=1, le=10000)
     mqtt_batch_seconds: float = Field(default=0.05, gt=0, le=10)
+    # Telemetry storage (docs/devices.md, "Storage, rollups and archive"): raw readings stay in
+    # the database for the hot window, then move to Parquet under data_dir/archive/telemetry;
+    # 1-minute rollups are kept this many days, 1-hour rollups for good.
+    telemetry_hot_days: int = Field(default=7, ge=1, le=3660)
+    telemetry_rollup_1m_days: int = Field(default=90, ge=1, le=3660)
+    telemetry_rollup_seconds: float = Field(default=60.0, gt=0)
+    telemetry_archive_seconds: float = Field(default=86_400.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
