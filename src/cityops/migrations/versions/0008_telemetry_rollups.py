@@ -2,7 +2,7 @@
 readings indexed by time
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-21
 
 Raw readings older than the hot window leave the database for Parquet files (no schema);
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
