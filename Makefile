@@ -5,6 +5,11 @@ SHELL := /bin/bash
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
+# uv trusts the system's certificate store where there is one (as pip and npm do), so it also
+# works behind a TLS-inspecting proxy whose authority the machine trusts.
+ifneq ($(wildcard /etc/ssl/certs/ca-certificates.crt),)
+export UV_SYSTEM_CERTS := 1
+endif
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 RUN := $(UV) run --frozen
