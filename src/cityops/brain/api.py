@@ -6,10 +6,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
-from cityops.brain import examples, service
-from cityops.brain.views import ExampleCounts, ExampleOut, Source, SuggestIn, SuggestOut, TriageOut
+from cityops.brain import examples, service, versions
+from cityops.brain.views import (
+    ActivateIn,
+    ExampleCounts,
+    ExampleOut,
+    ModelList,
+    ModelOut,
+    RetrainIn,
+    RetrainStarted,
+    Source,
+    SuggestIn,
+    SuggestOut,
+    TriageOut,
+)
+from cityops.core.errors import invalid
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
 
@@ -46,3 +59,67 @@ def list_examples(
 @router.get("/brain/examples/counts", response_model=ExampleCounts)
 def count_examples(rt: RuntimeDep, actor: CurrentActor) -> ExampleCounts:
     return examples.count_examples(rt, actor=actor)
+
+
+# --- model lifecycle ------------------------------------------------------------------------
+
+MODEL_MAX_BYTES = 512 * 1024 * 1024
+
+
+@router.get("/brain/models", response_model=ModelList)
+def list_models(rt: RuntimeDep, actor: CurrentActor, paging: Paging) -> ModelList:
+    """Model versions with their figures (admins and data officers); ``sort``: ``-version``
+    (default), ``created_at``, ``macro_f1``, ``accuracy``."""
+    return versions.list_models(rt, actor=actor, params=paging)
+
+
+@router.get("/brain/models/{version}", response_model=ModelOut)
+def get_model(rt: RuntimeDep, actor: CurrentActor, version: int) -> ModelOut:
+    return versions.get_model(rt, actor=actor, version=version)
+
+
+@router.post(
+    "/brain/models/retrain",
+    response_model=ModelOut | RetrainStarted,
+    status_code=status.HTTP_201_CREATED,
+)
+def retrain(
+    rt: RuntimeDep, actor: CurrentActor, body: RetrainIn, response: Response
+) -> ModelOut | RetrainStarted:
+    """Train a version from the city's cases: in the request up to
+    ``CITYOPS_BRAIN_RETRAIN_SYNC_MAX`` messages (201 with the version), in the background
+    above that (202; the version appears in the list when done)."""
+    size = versions.retrain_size(rt, actor=actor)
+    if size > rt.settings.brain_retrain_sync_max:
+        versions.retrain_in_background(rt, actor=actor, activate=body.activate, note=body.note)
+        response.status_code = status.HTTP_202_ACCEPTED
+        return RetrainStarted(messages=size)
+    return versions.retrain_model(rt, actor=actor, activate=body.activate, note=body.note)
+
+
+@router.post("/brain/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
+def upload_model(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    file: UploadFile,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> ModelOut:
+    """Store a model file from ``cityops ai train`` (multipart ``file``, optional ``note``);
+    it is not activated."""
+    data = file.file.read(MODEL_MAX_BYTES + 1)
+    if len(data) > MODEL_MAX_BYTES:
+        raise invalid("file", f"the file is larger than {MODEL_MAX_BYTES} bytes", "too_large")
+    return versions.upload_model(rt, actor=actor, data=data, note=note)
+
+
+@router.post("/brain/models/rollback", response_model=ModelOut)
+def rollback(rt: RuntimeDep, actor: CurrentActor) -> ModelOut:
+    """Go back to the version the active one replaced."""
+    return versions.rollback_model(rt, actor=actor)
+
+
+@router.post("/brain/models/{version}/activate", response_model=ModelOut)
+def activate(
+    rt: RuntimeDep, actor: CurrentActor, version: int, body: ActivateIn | None = None
+) -> ModelOut:
+    return versions.activate_model(rt, actor=actor, version=version, note=body.note if body else "")

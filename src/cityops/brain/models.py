@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.core.db.base import Base, uuid_pk
@@ -21,6 +21,8 @@ class Triage(Base):
     id: Mapped[uuid.UUID] = uuid_pk()
     case_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     model: Mapped[str] = mapped_column(String(64))
+    # The trained model version that answered (null for the keyword classifier).
+    model_version: Mapped[int | None] = mapped_column(Integer)
     # [{"label": "E-01-02", "confidence": 0.91, "words": ["垃圾", …]}, …] most likely first.
     suggestions: Mapped[list[Any]] = mapped_column(default=list)
     top_confidence: Mapped[float] = mapped_column(Float, default=0.0)
@@ -54,3 +56,32 @@ class TrainingExample(Base):
     machine_label: Mapped[str | None] = mapped_column(String(32))
     # A return or recall doubts the machine's label until a person dispatches the case again.
     doubtful: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ModelVersion(Base):
+    """One trained (or uploaded) classifier with its training size and evaluation figures."""
+
+    __tablename__ = "brain_model_versions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(150))
+    # retrain | upload
+    source: Mapped[str] = mapped_column(String(16))
+    # {"labelled": n, "unlabelled": n, "per_label": {code: n}, "tree_examples": n, …}
+    training: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # training.Evaluation.as_dict() plus "method" (held-out share), or {} when not evaluated.
+    evaluation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    macro_f1: Mapped[float | None] = mapped_column(Float)
+    labels: Mapped[list[Any]] = mapped_column(default=list)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # trained | active | retired
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    activated_at: Mapped[datetime | None]
+    activated_by: Mapped[str | None] = mapped_column(String(150))
+    # The version this one replaced when it was activated (what a rollback goes back to).
+    previous_version: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")

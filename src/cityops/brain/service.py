@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from cityops.brain import examples
+from cityops.brain import examples, versions
 from cityops.brain.keywords import CategoryTerms, KeywordClassifier
 from cityops.brain.models import Triage
 from cityops.brain.schemas import Classifier, Suggestion
@@ -43,8 +43,11 @@ SWEEP_PAGE = 200
 
 
 def current_classifier(rt: Runtime) -> Classifier:
-    """The classifier triage uses: for now the keyword classifier of the category catalogue,
-    rebuilt when the catalogue changes (a trained, activated model will take its place here)."""
+    """The classifier triage uses: the active model version (``versions.active_classifier``),
+    else the keyword classifier of the category catalogue, rebuilt when the catalogue changes."""
+    active = versions.active_classifier(rt)
+    if active is not None:
+        return active
     leaves = [c for c in cases.list_categories(rt) if c.parent_code is not None]
     version = hashlib.sha256(
         json.dumps(
@@ -163,6 +166,7 @@ def triage_case(rt: Runtime, *, case_id: uuid.UUID) -> TriageOut:
                     id=uuid.uuid4(),
                     case_id=case_id,
                     model=model,
+                    model_version=getattr(classifier, "version", None),
                     suggestions=_as_json(found),
                     top_confidence=top.confidence if top else 0.0,
                     decision=decision,
@@ -183,10 +187,12 @@ def _stored(rt: Runtime, case_id: uuid.UUID) -> TriageOut | None:
         if row is None:
             return None
         model, items, decision, reason = row.model, row.suggestions, row.decision, row.reason
+        model_version = row.model_version
         created_at = row.created_at
     return TriageOut(
         case_id=case_id,
         model=model,
+        model_version=model_version,
         suggestions=_present(_category_refs(rt), items),
         decision=decision,
         reason=reason,
@@ -268,3 +274,9 @@ def attach(rt: Runtime) -> None:
 
 def register_jobs(rt: Runtime) -> None:
     rt.scheduler.every(rt.settings.triage_sweep_seconds, "brain.triage_sweep", lambda: sweep(rt))
+    if rt.settings.brain_retrain_hours > 0:
+        rt.scheduler.every(
+            rt.settings.brain_retrain_hours * 3600,
+            "brain.retrain",
+            lambda: versions.scheduled_retrain(rt),
+        )

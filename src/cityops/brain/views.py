@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ class TriageOut(BaseModel):
 
     case_id: uuid.UUID
     model: str
+    model_version: int | None = None  # the trained version that answered (None: keywords)
     suggestions: list[SuggestionOut]
     decision: Decision
     reason: str
@@ -72,3 +73,59 @@ class ExampleCounts(BaseModel):
     total: int
     by_source: dict[str, int]
     doubtful: int
+
+
+ModelStatus = Literal["trained", "active", "retired"]
+Activation = Literal["always", "never", "if_better"]
+
+
+class ModelOut(BaseModel):
+    """A model version's figures (never its bytes)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    created_at: datetime
+    created_by: str
+    source: Literal["retrain", "upload"]
+    training: dict[str, Any]
+    evaluation: dict[str, Any]
+    accuracy: float | None
+    macro_f1: float | None
+    labels: list[str]
+    size_bytes: int
+    status: ModelStatus
+    activated_at: datetime | None
+    activated_by: str | None
+    previous_version: int | None
+    note: str
+
+
+class ModelList(BaseModel):
+    """The versions, newest first, and which one triage uses (``None``: the keyword matcher)."""
+
+    items: list[ModelOut]
+    total: int
+    page: int
+    page_size: int
+    active: int | None
+
+
+class RetrainIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    activate: Activation = "if_better"
+    note: str = Field(default="", max_length=2000)
+
+
+class ActivateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+
+
+class RetrainStarted(BaseModel):
+    """A retraining too large for the request, running in the background."""
+
+    status: Literal["started"] = "started"
+    messages: int

@@ -237,3 +237,25 @@ def route_for(rt: Runtime, *, category_code: str, area_path: str) -> Suggestion:
 def present_cases(rt: Runtime, actor: Actor, cases: list[Case]) -> list[CaseOut]:
     with rt.db.read() as session:
         return present_many(session, actor, cases)
+
+
+def training_texts(rt: Runtime) -> list[tuple[uuid.UUID, str, str, str | None]]:
+    """Every case's id, title, text and the category code a person set or confirmed (by
+    registering or dispatching it), else ``None`` (for retraining the classifier: the cases
+    without a person's category are its unlabelled text)."""
+    by_person = exists().where(
+        CaseEvent.case_id == Case.id,
+        CaseEvent.action.in_(("register", "dispatch")),
+        CaseEvent.actor_id.is_not(None),
+    )
+    query = (
+        select(Case.id, Case.title, Case.description, Category.code, by_person)
+        .outerjoin(Category, Category.id == Case.category_id)
+        .order_by(Case.created_at, Case.id)
+    )
+    with rt.db.read() as session:
+        rows = session.execute(query).all()
+    return [
+        (case_id, title, text, code if code is not None and person else None)
+        for case_id, title, text, code, person in rows
+    ]

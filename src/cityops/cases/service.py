@@ -42,6 +42,7 @@ from cityops.cases.queries import (
     route_for,
     suggest_for_case,
     timeline,
+    training_texts,
 )
 from cityops.cases.schemas import CaseOut
 from cityops.cases.transitions import act, category_info, category_of, record_step
@@ -92,6 +93,7 @@ __all__ = [
     "set_route",
     "suggest_for_case",
     "timeline",
+    "training_texts",
     "update_category",
     "urge_case",
     "verify_case",

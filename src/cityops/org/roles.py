@@ -57,6 +57,8 @@ class Perm(StrEnum):
     telemetry_ingest = "telemetry.ingest"
     brain_suggest = "brain.suggest"
     brain_examples_read = "brain.examples.read"
+    brain_models_read = "brain.models.read"
+    brain_models_manage = "brain.models.manage"
 
 
 _OPERATOR = {
@@ -142,6 +144,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.alarms_read,
             Perm.devices_read,
             Perm.brain_examples_read,
+            Perm.brain_models_read,
+            Perm.brain_models_manage,
         }
     ),
     Role.integration: frozenset({Perm.telemetry_ingest}),
