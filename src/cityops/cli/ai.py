@@ -1,7 +1,9 @@
-"""``cityops ai``: train a case classifier from a CSV/Excel file, evaluate it, ask it.
+"""``cityops ai``: train a case classifier from a CSV/Excel file, evaluate it, ask it; and the
+city's model versions: retrain from its cases, list, activate, roll back, publish a file.
 
 Bad input (a missing column, an empty or unreadable file, a single class, a file that is not
-a model) is one line on stderr and exit code 2.
+a model) is one line on stderr and exit code 2; a refused model command (too few examples, no
+such version, labels not in the catalogue) exits with 1.
 """
 
 from __future__ import annotations
@@ -10,15 +12,21 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cityops.brain import modelfile, tabular, training
+from cityops.brain import modelfile, tabular, training, versions
+from cityops.brain.views import ModelOut
+from cityops.cli.common import domain_errors, runtime_or_exit
+from cityops.core.auth import SYSTEM
+from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
 
 app = typer.Typer(
-    help="The case classifier (智能派单): train, evaluate, predict.", no_args_is_help=True
+    help="The case classifier (智能派单): train, evaluate, predict; the city's model versions.",
+    no_args_is_help=True,
 )
 
 BAD_INPUT = 2
@@ -155,3 +163,101 @@ def predict(
     for rank, suggestion in enumerate(suggestions, 1):
         words = "、".join(suggestion.words) or "-"
         typer.echo(f"{rank}. {suggestion.label}  {suggestion.confidence:.1%}  ({words})")
+
+
+# --- the city's model versions ---------------------------------------------------------------
+
+
+class Activation(StrEnum):
+    always = "always"
+    never = "never"
+    if_better = "if_better"
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _describe(out: ModelOut) -> str:
+    return (
+        f"version {out.version} ({out.source}, {out.status}): {out.training.get('labelled', 0)}"
+        f" labelled, {out.training.get('unlabelled', 0)} unlabelled,"
+        f" accuracy {_figure(out.accuracy)}, macro-F1 {_figure(out.macro_f1)}"
+    )
+
+
+@app.command()
+def retrain(
+    activate: Annotated[
+        Activation, typer.Option(help="activate the new version: always, never, if_better")
+    ] = Activation.if_better,
+    note: Annotated[str, typer.Option(help="a note kept with the version")] = "",
+) -> None:
+    """Train a version from the city's categorised cases and store it with its figures."""
+    runtime = runtime_or_exit()
+    with domain_errors():
+        out = versions.retrain_model(runtime, actor=SYSTEM, activate=activate.value, note=note)
+    typer.echo(_describe(out))
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """The model versions, newest first, with their figures."""
+    runtime = runtime_or_exit()
+    listed = versions.list_models(
+        runtime, actor=SYSTEM, params=PageParams(page=1, page_size=MAX_PAGE_SIZE)
+    )
+    if as_json:
+        typer.echo(listed.model_dump_json())
+        return
+    if not listed.items:
+        typer.echo("no model versions yet: triage uses the keyword classifier")
+        return
+    typer.echo("version  status   source   created (UTC)     labelled  accuracy  macro-F1")
+    for item in listed.items:
+        typer.echo(
+            f"{item.version:>7}  {item.status:<7}  {item.source:<7}"
+            f"  {item.created_at:%Y-%m-%d %H:%M}  {item.training.get('labelled', 0):>8}"
+            f"  {_figure(item.accuracy):>8}  {_figure(item.macro_f1):>8}"
+        )
+
+
+@app.command("activate")
+def activate_version(
+    version: Annotated[int, typer.Argument(help="the version to activate")],
+) -> None:
+    """Make a version the model triage uses."""
+    runtime = runtime_or_exit()
+    with domain_errors():
+        out = versions.activate_model(runtime, actor=SYSTEM, version=version)
+    typer.echo(f"activated {_describe(out)}")
+
+
+@app.command()
+def rollback() -> None:
+    """Go back to the version the active one replaced."""
+    runtime = runtime_or_exit()
+    with domain_errors():
+        out = versions.rollback_model(runtime, actor=SYSTEM)
+    typer.echo(f"rolled back to {_describe(out)}")
+
+
+@app.command()
+def publish(
+    model: Annotated[
+        Path, typer.Option("--model", help="model file from cityops ai train", dir_okay=False)
+    ],
+    note: Annotated[str, typer.Option(help="a note kept with the version")] = "",
+) -> None:
+    """Store a model file as a new version (not activated: use cityops ai activate)."""
+    try:
+        data = model.read_bytes()
+    except OSError as exc:
+        typer.secho(f"error: cannot read {model}: {exc.strerror}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(BAD_INPUT) from None
+    runtime = runtime_or_exit()
+    with domain_errors():
+        out = versions.upload_model(runtime, actor=SYSTEM, data=data, note=note)
+    typer.echo(f"published {_describe(out)}")
