@@ -179,7 +179,7 @@ def retrain_model(
             "pseudo_labelled": model.info["pseudo_labelled"],
             "seconds": round(time.perf_counter() - started, 2),
         }
-        evaluation = figures.as_dict() | {"method": f"held-out {TEST_SHARE:.0%}, stratified"}
+        evaluation = figures.as_dict() | {"method": "holdout", "test_share": TEST_SHARE}
         return _store(rt, actor, model, "retrain", described, evaluation, activate, note)
     finally:
         _TRAINING.release()

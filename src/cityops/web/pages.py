@@ -25,6 +25,7 @@ PAGE_ROUTES = (
     "/admin/categories",
     "/admin/calendar",
     "/admin/audit",
+    "/admin/models",
     "/leader",
     "/devices",
     "/devices/import",

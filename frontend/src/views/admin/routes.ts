@@ -3,6 +3,7 @@ import AuditPanel from "./AuditPanel.vue";
 import CalendarPanel from "./CalendarPanel.vue";
 import CategoriesPanel from "./CategoriesPanel.vue";
 import DepartmentsPanel from "./DepartmentsPanel.vue";
+import ModelsPanel from "./ModelsPanel.vue";
 import UsersPanel from "./UsersPanel.vue";
 
 // The sections of /admin, in the order of its tabs.
@@ -12,6 +13,7 @@ export const adminRoutes: RouteRecordRaw[] = [
   { path: "categories", component: CategoriesPanel, meta: { auth: true, tab: "categories" } },
   { path: "calendar", component: CalendarPanel, meta: { auth: true, tab: "calendar" } },
   { path: "audit", component: AuditPanel, meta: { auth: true, tab: "audit" } },
+  { path: "models", component: ModelsPanel, meta: { auth: true, tab: "models" } },
 ];
 
-export const ADMIN_TABS = ["users", "departments", "categories", "calendar", "audit"];
+export const ADMIN_TABS = ["users", "departments", "categories", "calendar", "audit", "models"];
