@@ -38,6 +38,7 @@ def test_every_router_page_is_served() -> None:
         "/admin/categories",
         "/admin/calendar",
         "/admin/audit",
+        "/admin/models",
         "/leader",
         "/devices",
         "/devices/import",
