@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cityops.brain import versions
+from cityops.brain.views import ModelOut
 from cityops.cases import service as cases
 from cityops.core.auth import SYSTEM
 from cityops.core.clock import FrozenClock
@@ -80,6 +82,7 @@ class DemoCredentials:
     api_key_source: str
     stats: HistoryStats | None = None
     sensors: SensorStats | None = None
+    model: ModelOut | None = None
 
     def describe(self, settings: Settings) -> str:
         """A readable multi-line text: where the demo runs and how to log in."""
@@ -106,6 +109,12 @@ class DemoCredentials:
             lines.append(
                 f"  Sensors:   {s.devices} devices of 8 types, {s.reporting} reporting, "
                 f"{s.silent} silent since yesterday"
+            )
+        if self.model is not None:
+            m = self.model
+            lines.append(
+                f"  Dispatch:  model v{m.version} trained on {m.training.get('labelled', 0)} cases,"
+                f" held-out accuracy {m.accuracy or 0:.3f}, macro-F1 {m.macro_f1 or 0:.3f}"
             )
         lines.append(
             "  These accounts and keys exist only in this demo city; never use them in production."
@@ -189,6 +198,7 @@ def build_demo_city(
         stats = generate_history(
             setup, cast=cast, cmap=cmap, start=start, end=end, seed=seed, progress=progress
         )
+    model = _train_first_model(rt, say)
     say("Installing sensors …")
     sensors = install_sensors(rt, cmap, seed=seed, now=end)
     install_rules(rt)
@@ -201,7 +211,21 @@ def build_demo_city(
         api_key_source="settings" if settings.demo_api_key else "generated",
         stats=stats,
         sensors=sensors,
+        model=model,
     )
+
+
+def _train_first_model(rt: Runtime, say: Progress) -> ModelOut | None:
+    """The city's first dispatch model, trained on the history's categorised cases and
+    activated, so that new reports are triaged by it (too short a history keeps keywords)."""
+    say("Training the dispatch model on the history …")
+    try:
+        return versions.retrain_model(
+            rt, actor=SYSTEM, activate="always", note="trained on the demo history"
+        )
+    except versions.TooFewExamples as error:
+        say(f"No dispatch model: {error.message}")
+        return None
 
 
 def _demo_exists(rt: Runtime) -> bool:

@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from shapely.geometry import Point, shape
 
 from cityops.app import build_runtime
+from cityops.brain import service as brain
 from cityops.cases import service as cases
 from cityops.cases.schemas import CaseFilter, CaseOut
 from cityops.core import auth
@@ -287,3 +288,15 @@ def test_the_plan_is_deterministic_for_a_seed() -> None:
     assert plan(1) == plan(1)
     assert plan(1) != plan(2)
     assert 80 <= len(plan(1)) <= 200
+
+
+def test_the_history_trains_the_first_dispatch_model(
+    demo: tuple[Runtime, DemoCredentials],
+) -> None:
+    rt, credentials = demo
+    model = credentials.model
+    assert model is not None
+    assert (model.version, model.status, model.source) == (1, "active", "retrain")
+    assert model.training["labelled"] >= 10
+    assert brain.model_name(brain.current_classifier(rt)) == "model-v1"
+    assert "Dispatch:  model v1 trained on" in credentials.describe(rt.settings)
