@@ -463,7 +463,17 @@ def active_classifier(rt: Runtime) -> VersionedClassifier | None:
 
 
 def scheduled_retrain(rt: Runtime) -> ModelOut | None:
-    """The periodic job: retrain and activate if better; too few examples is not an error."""
+    """The periodic job: retrain and activate if better; too few examples is not an error.
+    Every web worker runs the job: one that finds a retrained version younger than half the
+    period (another worker's) leaves it at that."""
+    hours = rt.settings.brain_retrain_hours
+    with rt.db.read() as session:
+        latest = session.scalar(
+            select(func.max(ModelVersion.created_at)).where(ModelVersion.source == "retrain")
+        )
+    if latest is not None and (rt.clock.now() - latest).total_seconds() < hours * 1800:
+        log.info("scheduled retraining skipped: version of %s is recent", latest.isoformat())
+        return None
     try:
         return retrain_model(rt, actor=SYSTEM, activate="if_better", note="scheduled")
     except TooFewExamples as error:

@@ -15,6 +15,7 @@ from cityops.brain import service as brain
 from cityops.brain.models import ModelVersion
 from cityops.cases import service as cases
 from cityops.core.audit.models import AuditRecord
+from cityops.core.clock import FrozenClock
 from cityops.core.errors import Conflict, PermissionDenied, ValidationFailed
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
@@ -188,7 +189,9 @@ def test_each_command_is_refused_to_other_roles(rt: Runtime, actor: ActorFn) -> 
             versions.get_model(rt, actor=someone, version=1)
 
 
-def test_the_scheduled_job_retrains_and_skips_when_too_few(rt: Runtime, actor: ActorFn) -> None:
+def test_the_scheduled_job_retrains_and_skips_when_too_few(
+    rt: Runtime, actor: ActorFn, clock: FrozenClock
+) -> None:
     rt.settings = rt.settings.model_copy(update={"brain_retrain_hours": 6})
     brain.register_jobs(rt)
     assert versions.scheduled_retrain(rt) is None  # no labelled cases yet: skipped, no error
@@ -200,6 +203,13 @@ def test_the_scheduled_job_retrains_and_skips_when_too_few(rt: Runtime, actor: A
     assert listed.items[0].created_by == "system"
     assert listed.items[0].note == "scheduled"
     assert listed.active == 1
+    # Another worker's run an hour later finds that version and trains nothing.
+    clock.advance(hours=1)
+    assert versions.scheduled_retrain(rt) is None
+    clock.advance(hours=3)
+    again = versions.scheduled_retrain(rt)
+    assert again is not None
+    assert again.version == 2
 
 
 def test_no_scheduled_job_when_switched_off(rt: Runtime) -> None:
