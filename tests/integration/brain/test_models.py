@@ -225,3 +225,16 @@ def _renamed(rows: list[training.Example]) -> list[tuple[str, str, str]]:
 
 def _page() -> PageParams:
     return PageParams(page=1, page_size=20)
+
+
+def test_a_trained_model_dispatches_a_confident_report(rt: Runtime, actor: ActorFn) -> None:
+    history(rt, actor, per_code=8)
+    versions.retrain_model(rt, actor=actor("admin"))
+    wire(rt, auto_dispatch=True, threshold=0.5)
+    title, text = messages("E-01-02", 1, seed=42)[0]
+    case = report(rt, actor, category=None, title=title, description=text)
+    triage = brain.get_triage(rt, actor=actor("dispatcher"), case_id=case.id)
+    assert (triage.model, triage.model_version, triage.decision) == ("model-v1", 1, "dispatched")
+    now = cases.get_case(rt, actor=actor("operator"), case_id=case.id)
+    assert now.machine_dispatch is not None
+    assert (now.machine_dispatch.model, now.machine_dispatch.label) == ("model-v1", "E-01-02")
