@@ -1,7 +1,7 @@
 """brain: model versions (train, evaluate, activate, roll back) and the version a triage used
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-21
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import cityops.core.db.base
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
