@@ -24,7 +24,7 @@ from cityops.cases.directory import CategoryInfo
 from cityops.cases.models import Case, DuplicateProposal
 from cityops.cases.queries import can_read_case, load_case
 from cityops.cases.schemas import CaseOut, DuplicateOut
-from cityops.cases.similarity import text_similarity
+from cityops.cases.similarity import compare, prepare
 from cityops.cases.transitions import audit_and_emit, category_of, record_step, snapshot
 from cityops.cases.views import present
 from cityops.cases.workflow import OPEN_STATES, Action, State, Who, target_state, transition_for
@@ -91,13 +91,17 @@ class Score:
     text: float
     distance_m: float
     hours: float
+    conflict: str | None = None  # why the signatures say another problem (text discounted)
 
     def components(self) -> dict[str, float]:
-        return {
+        values = {
             "text": round(self.text, 4),
             "distance_m": round(self.distance_m, 1),
             "hours": round(self.hours, 2),
         }
+        if self.conflict:
+            values["conflict"] = 1.0
+        return values
 
 
 def score(text: float, distance_m: float, hours: float, radius_m: float, window_h: float) -> float:
@@ -135,12 +139,12 @@ def candidates(session: Session, case: Case, category: CategoryInfo) -> list[tup
         .order_by(Case.created_at.desc())
         .limit(MAX_CANDIDATES)
     ).all()
-    text = f"{case.title} {case.description}"
+    report = prepare(f"{case.title} {case.description}")
     scored = []
     for other in rows:
         distance = haversine_m(case.lon, case.lat, other.lon, other.lat)
         hours = (case.created_at - other.created_at).total_seconds() / 3600.0
-        similarity = text_similarity(text, f"{other.title} {other.description}")
+        similarity, differs = compare(report, prepare(f"{other.title} {other.description}"))
         value = score(
             similarity,
             distance,
@@ -149,7 +153,7 @@ def candidates(session: Session, case: Case, category: CategoryInfo) -> list[tup
             category.duplicate_window_hours,
         )
         if value > 0:
-            scored.append((other, Score(value, similarity, distance, hours)))
+            scored.append((other, Score(value, similarity, distance, hours, differs)))
     scored.sort(key=lambda pair: (-pair[1].score, pair[0].number))
     return scored
 

@@ -21,7 +21,8 @@ from cityops.cases.duplicates import cell_of, cell_ranges, haversine_m
 from cityops.cases.models import Case
 from cityops.cases.queries import scope_cases
 from cityops.cases.schemas import HotspotOut
-from cityops.cases.similarity import TextVector, cosine, vectorise
+from cityops.cases.similarity import Report as Text
+from cityops.cases.similarity import compare, prepare
 from cityops.cases.workflow import State
 from cityops.core.auth import Actor
 from cityops.core.errors import invalid
@@ -31,7 +32,7 @@ from cityops.org.roles import Perm
 
 MIN_REPORTS = 3  # a hot spot is at least this many reports ...
 MIN_REPORTERS = 2  # ... from at least this many people
-HOT_TEXT = 0.3  # text cosine to one of a group's recent reports to join it
+HOT_TEXT = 0.3  # text similarity to one of a group's recent reports to join it
 HALF_LIFE_HOURS = 24.0  # recency halves every day without a new report
 MAX_GROWTH = 4.0
 MAX_REPORTS = 20_000  # reports read for one answer (the newest of the period)
@@ -60,11 +61,11 @@ class Report:
 class Group:
     category_id: uuid.UUID
     reports: list[Report] = field(default_factory=list)
-    vectors: list[TextVector] = field(default_factory=list)
+    vectors: list[Text] = field(default_factory=list)
     lon: float = 0.0
     lat: float = 0.0
 
-    def add(self, report: Report, vector: TextVector) -> None:
+    def add(self, report: Report, vector: Text) -> None:
         n = len(self.reports)
         self.lon = (self.lon * n + report.lon) / (n + 1)
         self.lat = (self.lat * n + report.lat) / (n + 1)
@@ -85,7 +86,7 @@ def group_reports(reports: list[Report], radius_m: dict[uuid.UUID, float]) -> li
     group_of: dict[uuid.UUID, Group] = {}
     groups: list[Group] = []
     for report in sorted(reports, key=lambda r: (r.at, r.number)):
-        vector = vectorise(report.text)
+        vector = prepare(report.text)
         radius = radius_m.get(report.category_id, 150.0)
         home = group_of.get(report.merged_into) if report.merged_into else None
         if home is None:
@@ -102,7 +103,7 @@ def group_reports(reports: list[Report], radius_m: dict[uuid.UUID, float]) -> li
 def _nearest(
     by_cell: dict[tuple[uuid.UUID, int], list[Group]],
     report: Report,
-    vector: TextVector,
+    vector: Text,
     radius: float,
 ) -> Group | None:
     best, best_distance = None, math.inf
@@ -112,7 +113,8 @@ def _nearest(
                 distance = haversine_m(report.lon, report.lat, group.lon, group.lat)
                 if distance > radius or distance >= best_distance:
                     continue
-                if any(cosine(vector, v) >= HOT_TEXT for v in group.vectors[-_COMPARE_LAST:]):
+                recent = group.vectors[-_COMPARE_LAST:]
+                if any(compare(vector, v)[0] >= HOT_TEXT for v in recent):
                     best, best_distance = group, distance
     return best
 

@@ -1,10 +1,21 @@
 """Text similarity of two citizen reports, for duplicate detection and hot spots.
 
-Pure functions, no dictionary and no model: the text is normalised (NFKC, lower case, only
-letters and digits kept), then compared as bags of character bigrams and trigrams with the
-cosine measure. Character n-grams suit Chinese (no word segmentation needed: 井盖 and 窨井盖
-share 井盖) and tolerate the small rewordings citizens make; Latin words are kept whole as
-extra features so that English reports compare by word too.
+Pure functions, no model: the text is normalised (NFKC, lower case, only letters and digits
+kept), then compared as bags of character bigrams and trigrams with the cosine measure.
+Character n-grams suit Chinese (no word segmentation needed: 井盖 and 窨井盖 share 井盖) and
+tolerate the small rewordings citizens make; Latin words are kept whole as extra features so
+that English reports compare by word too.
+
+Two reports of the same category at the same street corner share the place name and the
+category's words, so their n-grams look alike even when they report different problems
+("路灯不亮" and "路灯白天一直亮着"). The *signature* of a report catches that: the state
+and the object it names, from a small lexicon of the words citizens use (不亮/坏了 against
+一直亮/白天开着 against 歪了/快倒了; 丢了 against 破了; 人行道 against 消防通道; 烧烤 against
+工地; 困人), and its numbered objects (3栋, 12号). Two signatures *conflict* when, in one
+family of aspects, both name something and nothing in common, when one names people in
+danger (困人) and the other does not, or when both number the same kind of object (栋,
+单元, 号) differently.
+A conflicting pair is another problem at the same place: its similarity is discounted.
 """
 
 from __future__ import annotations
@@ -114,3 +125,127 @@ def cosine(a: TextVector, b: TextVector) -> float:
 
 def text_similarity(a: str, b: str) -> float:
     return cosine(vectorise(a), vectorise(b))
+
+
+# What a report says is wrong, by family: within a family the aspects are alternatives (a
+# light is off, or on by day, or leaning), so two reports naming only different ones of a
+# family report different problems. Words are matched as substrings of the normalised text.
+ASPECTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "off": (
+        "state",
+        (
+            "不亮",
+            "不会亮",
+            "灭了",
+            "熄灭",
+            "漆黑",
+            "黑灯",
+            "坏了",
+            "故障",
+            "停运",
+            "不工作",
+            "失灵",
+            "停了",
+            "not working",
+            "out of order",
+            "broken down",
+        ),
+    ),
+    "always_on": (
+        "state",
+        ("一直亮", "常亮", "白天", "开着", "没关", "不关", "浪费电", "daytime", "all day"),
+    ),
+    "leaning": ("state", ("歪", "倾斜", "快倒", "要倒", "会倒", "倒伏", "撞", "leaning", "tilted")),
+    "missing": ("state", ("丢了", "丢失", "不见", "缺失", "被偷", "没有盖", "missing", "stolen")),
+    "damaged": (
+        "state",
+        ("破了", "破损", "碎了", "裂", "大洞", "松动", "塌陷", "坏掉", "cracked", "damaged"),
+    ),
+    "sidewalk": ("where", ("人行道", "盲道", "sidewalk", "pavement")),
+    "fire_lane": ("where", ("消防通道", "消防车道", "生命通道", "fire lane", "fire exit")),
+    "eatery": (
+        "source",
+        ("烧烤", "夜宵", "大排档", "饭店", "餐馆", "酒吧", "喧哗", "barbecue", "bar"),
+    ),
+    "works": ("source", ("工地", "施工", "机器", "打桩", "装修", "construction", "drilling")),
+    "household": ("source", ("很臭", "臭气", "发臭", "无人清运", "没人清理", "生活垃圾", "smell")),
+    "debris": ("source", ("装修垃圾", "建筑垃圾", "渣土", "倾倒", "乱倒", "rubble", "dumped")),
+    "leak": ("flow", ("冒水", "漏水", "全是水", "爆", "破裂", "leak", "burst")),
+    "overflow": ("flow", ("横流", "漫到", "冒出", "溢出", "overflow")),
+    "blocked": ("flow", ("堵了", "堵塞", "不通", "blocked")),
+}
+# People in danger: a report of them is a new emergency, not a repeat of a report without.
+MARKERS: dict[str, tuple[str, ...]] = {
+    "people_trapped": ("困人", "被困", "困在", "里面有人", "打不开", "trapped", "stuck inside"),
+}
+# Numbered objects (3栋, 2单元, 12号): two reports numbering the same kind differently name
+# different buildings or doors. Floors are not objects (a lift stops at one floor or another).
+_NUMBERED = re.compile(r"([0-9]+|[一二三四五六七八九十]+)\s*(号楼|栋|幢|单元|号)")
+_SAME_KIND = {"号楼": "栋", "幢": "栋"}
+CONFLICT_FACTOR = 0.3  # a conflicting pair keeps this share of its text similarity
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The aspects (what is wrong), markers (people in danger) and object numbers of a report."""
+
+    aspects: frozenset[str]
+    markers: frozenset[str]
+    numbers: frozenset[str]
+
+
+def signature(text: str) -> Signature:
+    norm = normalise(text)
+    padded = f" {norm} "
+    return Signature(
+        frozenset(k for k, (_, words) in ASPECTS.items() if _names(norm, padded, words)),
+        frozenset(k for k, words in MARKERS.items() if _names(norm, padded, words)),
+        frozenset(
+            m.group(1) + _SAME_KIND.get(m.group(2), m.group(2)) for m in _NUMBERED.finditer(norm)
+        ),
+    )
+
+
+def _names(norm: str, padded: str, words: tuple[str, ...]) -> bool:
+    """Whether the text has one of ``words``: Chinese as a substring, English as whole words."""
+    return any((f" {w} " in padded) if w.isascii() else (w in norm) for w in words)
+
+
+def conflict(a: Signature, b: Signature) -> str | None:
+    """Why the two reports are about different problems (the family, ``marker`` or
+    ``number``), or None when nothing says so."""
+    if a.markers != b.markers:
+        return "marker"
+    for kind in {n[-1] for n in a.numbers} & {n[-1] for n in b.numbers}:
+        if not {n for n in a.numbers if n.endswith(kind)} & b.numbers:
+            return "number"
+    for family in sorted({f for f, _ in ASPECTS.values()}):
+        mine = {k for k in a.aspects if ASPECTS[k][0] == family}
+        theirs = {k for k in b.aspects if ASPECTS[k][0] == family}
+        if mine and theirs and not mine & theirs:
+            return family
+    return None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report's text prepared for comparison: its n-gram vector and its signature."""
+
+    vector: TextVector
+    signature: Signature
+
+
+def prepare(text: str) -> Report:
+    return Report(vectorise(text), signature(text))
+
+
+def compare(a: Report, b: Report) -> tuple[float, str | None]:
+    """The text similarity of two reports (discounted by CONFLICT_FACTOR when their
+    signatures conflict) and the conflict, if any."""
+    value = cosine(a.vector, b.vector)
+    reason = conflict(a.signature, b.signature)
+    return (value * CONFLICT_FACTOR if reason else value), reason
+
+
+def report_similarity(a: str, b: str) -> float:
+    return compare(prepare(a), prepare(b))[0]

@@ -8,9 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cityops.cases.duplicates import cell_of, cell_ranges, haversine_m, score
+from cityops.cases.duplicates import TEXT_FLOOR, cell_of, cell_ranges, haversine_m, score
 from cityops.cases.hotspots import Group, Report, group_reports, heat
-from cityops.cases.similarity import normalise, text_similarity
+from cityops.cases.similarity import (
+    CONFLICT_FACTOR,
+    conflict,
+    normalise,
+    report_similarity,
+    signature,
+    text_similarity,
+)
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 CATEGORY = uuid.uuid4()
@@ -34,6 +41,102 @@ def test_english_compares_by_word() -> None:
 
 def test_empty_text_is_similar_to_nothing() -> None:
     assert text_similarity("，。！", "路灯不亮") == 0.0
+
+
+# The same problem told by two citizens at one place: must still read alike.
+SAME_PROBLEM = [
+    (
+        "芙蓉中路与人民路交叉口东北角的路灯不亮，晚上过马路看不清",
+        "人民路芙蓉中路路口路灯坏了好几天，一到晚上就黑灯瞎火",
+    ),
+    (
+        "书院路小学门口的污水井盖不见了，孩子上学很危险",
+        "书院路小学校门口井盖丢了，下面是空的",
+    ),
+    (
+        "锦绣家园3栋电梯故障，一直停在一楼不动",
+        "锦绣家园小区3栋的电梯坏了，老人上下楼很不方便",
+    ),
+    (
+        "东塘菜市场旁边的人行道上停满了汽车，行人只能走机动车道",
+        "东塘菜市场附近人行道被乱停的小汽车占了",
+    ),
+    (
+        "枫林路地铁站出口自来水管爆了，水往路面上冒",
+        "枫林路地铁口水管破裂漏水，路上全是水",
+    ),
+    ("Street light out of order at Renmin Road bus stop", "Renmin Road bus stop light not working"),
+]
+# Another problem of the same category at the same place: must not read alike.
+OTHER_PROBLEM = [
+    (
+        "芙蓉中路与人民路交叉口东北角的路灯不亮，晚上过马路看不清",
+        "芙蓉中路与人民路交叉口东北角的路灯白天一直开着，浪费电",
+    ),
+    (
+        "芙蓉中路与人民路交叉口的路灯不亮",
+        "芙蓉中路与人民路交叉口的路灯杆被车撞歪了",
+    ),
+    (
+        "书院路小学门口的污水井盖不见了，孩子上学很危险",
+        "书院路小学门口的污水井盖破损松动，车压过去哐哐响",
+    ),
+    (
+        "锦绣家园3栋电梯故障，一直停在一楼不动",
+        "锦绣家园5栋电梯故障，一直停在一楼不动",
+    ),
+    (
+        "锦绣家园3栋电梯坏了好几天了没人修",
+        "锦绣家园3栋电梯困人了，里面有老人出不来",
+    ),
+    (
+        "东塘菜市场旁边的人行道上停满了汽车",
+        "东塘菜市场旁边的消防通道停满了汽车",
+    ),
+    (
+        "河西大学城南门烧烤摊半夜噪音太大，吵得睡不着",
+        "河西大学城南门工地半夜施工，噪音太大睡不着",
+    ),
+    (
+        "Renmin Road bus stop street light is not working",
+        "Renmin Road bus stop street light is on all day",
+    ),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME_PROBLEM)
+def test_the_same_problem_in_other_words_reads_alike(a: str, b: str) -> None:
+    assert conflict(signature(a), signature(b)) is None
+    # still a candidate: place and time then decide between proposing and merging
+    assert report_similarity(a, b) >= TEXT_FLOOR
+
+
+@pytest.mark.parametrize(("a", "b"), OTHER_PROBLEM)
+def test_another_problem_at_the_same_place_does_not(a: str, b: str) -> None:
+    assert conflict(signature(a), signature(b)) is not None
+    assert report_similarity(a, b) == pytest.approx(text_similarity(a, b) * CONFLICT_FACTOR)
+    # the place and the category's words alone made them look alike
+    assert text_similarity(a, b) > 0.3 > report_similarity(a, b)
+
+
+def test_what_a_signature_reads() -> None:
+    found = signature("锦绣家园３栋２单元门口路灯不亮，有人被困在电梯里")
+    assert found.aspects == {"off"}
+    assert found.markers == {"people_trapped"}
+    assert found.numbers == {"3栋", "2单元"}
+    assert signature("五号楼电梯坏了").numbers == {"五栋"}
+    assert conflict(signature("3号楼电梯坏了"), signature("3栋电梯故障")) is None
+    assert signature("Someone is stuck inside the lift").markers == {"people_trapped"}
+    # English words are matched whole: a barrier is no bar
+    assert signature("a barrier blocks the road").aspects == set()
+
+
+def test_a_shared_number_or_no_signature_is_no_conflict() -> None:
+    assert conflict(signature("3栋2单元电梯坏了"), signature("3栋电梯坏了")) is None
+    assert conflict(signature("3栋电梯坏了"), signature("2单元电梯坏了")) is None
+    assert conflict(signature("这里有问题"), signature("路灯白天一直亮着")) is None
+    # one report names more of the same problem (a burst pipe that floods)
+    assert conflict(signature("水管破裂"), signature("水管爆了，路上全是水")) is None
 
 
 def test_every_point_within_the_radius_falls_in_the_searched_cells() -> None:
