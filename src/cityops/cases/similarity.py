@@ -180,7 +180,10 @@ MARKERS: dict[str, tuple[str, ...]] = {
 }
 # Numbered objects (3栋, 2单元, 12号): two reports numbering the same kind differently name
 # different buildings or doors. Floors are not objects (a lift stops at one floor or another).
-_NUMBERED = re.compile(r"([0-9]+|[一二三四五六七八九十]+)\s*(号楼|栋|幢|单元|号)")
+# A date (3月5号) is no door number.
+_NUMBERED = re.compile(
+    r"(?<![月0-9一二三四五六七八九十])([0-9]+|[一二三四五六七八九十]+)\s*(号楼|栋|幢|单元|号)"
+)
 _SAME_KIND = {"号楼": "栋", "幢": "栋"}
 CONFLICT_FACTOR = 0.3  # a conflicting pair keeps this share of its text similarity
 

@@ -25,6 +25,9 @@ FIRST = "人民路与五一路交叉口的井盖被偷了，晚上路过很危�
 REPEAT = "人民路五一路交叉口井盖被偷了，晚上很危险"  # the same words, shortened
 PARAPHRASE = "五一路人民路交叉口井盖丢失，晚上路过危险"  # reworded: proposed, not merged
 OTHER = "五一路口的垃圾桶满了好几天，没人清运"  # same place and category, other problem
+# The same corner in nearly the same words, but a broken cover, not a stolen one: the
+# characters alone read alike (cosine 0.81), the signature tells them apart.
+BROKEN = "人民路与五一路交叉口的井盖破了个大洞，晚上路过很危险"
 # About 30 m and 170 m north of IN_GRID (E-01-02's radius is 100 m, its window 48 h).
 NEAR, FAR = 0.00027, 0.0015
 
@@ -133,6 +136,7 @@ def _advance(clock: FrozenClock, hours: float) -> None:
         ("outside the window", {"lat": LAT + NEAR, "description": REPEAT}, 49),
         ("another category", {"category": "E-01-03", "description": REPEAT}, 0),
         ("another problem", {"lat": LAT + NEAR, "description": OTHER}, 0),
+        ("another state of the object", {"lat": LAT + NEAR, "description": BROKEN}, 0),
     ],
 )
 def test_what_is_not_a_duplicate(
