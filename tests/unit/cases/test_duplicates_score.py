@@ -205,6 +205,25 @@ def test_a_burst_of_similar_reports_forms_one_group() -> None:
     assert sizes == [1, 5]
 
 
+def test_two_problems_at_one_corner_form_two_groups() -> None:
+    off = [
+        "人民路与八一路交叉口路灯不亮",
+        "人民路八一路交叉口的路灯坏了",
+        "人民路与八一路交叉口路灯晚上不亮",
+    ]
+    on = [
+        "人民路与八一路交叉口路灯白天一直亮着",
+        "人民路八一路交叉口路灯大白天开着",
+        "人民路与八一路交叉口路灯白天没关",
+    ]
+    reports = [
+        _report(i, 10 - i, lon=112.95 + i * 0.00001, text=text)
+        for i, text in enumerate(t for pair in zip(off, on, strict=True) for t in pair)
+    ]
+    groups = group_reports(reports, {CATEGORY: 50.0})
+    assert sorted(sorted(r.text for r in g.reports) for g in groups) == [sorted(off), sorted(on)]
+
+
 def test_scattered_reports_do_not_group() -> None:
     reports = [_report(i, 5, lon=112.95 + i * 0.01) for i in range(5)]
     assert all(len(g.reports) == 1 for g in group_reports(reports, {CATEGORY: 150.0}))
