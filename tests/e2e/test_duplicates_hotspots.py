@@ -1,16 +1,18 @@
 """Duplicates and hot spots in headless Chromium: the operator sees "可能与 #N 重复" on a
 repeat report in /ops and merges it from the banner, or says it is not a duplicate; the
-command screen lists a burst of reports as a hot spot and a click opens /ops on it. Writes
+command screen lists a burst of reports as a hot spot and draws it on the map, and a click on
+either opens /ops on it. Writes
 docs/screenshots/ops-duplicate.png and docs/screenshots/screen-hotspots.png."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from cityops.core.clock import FrozenClock
 from cityops.core.runtime import Runtime
@@ -87,3 +89,49 @@ def test_the_command_screen_lists_hot_spots(
     page.wait_for_url(f"{live_url}/ops?**")
     assert "near=" in page.url
     assert f"case={max(numbers)}" in page.url
+
+
+def _mercator_y(lat: float) -> float:
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def _click_map(page: Page, lon: float, lat: float) -> None:
+    city_map = page.get_by_test_id("city-map")
+    west, south, east, north = (float(v) for v in city_map.get_attribute("data-bounds").split(","))
+    box = city_map.bounding_box()
+    assert box is not None
+    x = (lon - west) / (east - west) * box["width"]
+    top, bottom = _mercator_y(north), _mercator_y(south)
+    y = (top - _mercator_y(lat)) / (top - bottom) * box["height"]
+    city_map.click(position={"x": x, "y": y})
+
+
+def test_the_command_screen_map_draws_hot_spots(
+    rt: Runtime,
+    actor: Callable[[str], Any],
+    live_url: str,
+    browser: Browser,
+    clock: FrozenClock,
+) -> None:
+    texts = ["人民路口井盖丢了很危险", "人民路路口井盖丢失，很危险", "人民路口的井盖丢了"]
+    numbers = []
+    for i, (who, text) in enumerate(zip(("citizen", "gridworker", "operator"), texts, strict=True)):
+        clock.advance(hours=2)
+        case = report(rt, actor, reporter=who, description=text, lon=LON + i * 0.0001)
+        numbers.append(case.number)
+    report(rt, actor, reporter="citizen", description="路灯不亮", lon=LON + 0.05)  # no hot spot
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    log_in(page, live_url, "operator", lands_on="/screen")
+    city_map = page.get_by_test_id("city-map")
+    expect(city_map).to_have_attribute("data-map-ready", "true", timeout=30_000)
+    expect(city_map).to_have_attribute("data-hotspots", "1")
+    expect(page.get_by_test_id("legend-hotspot")).to_have_text("热点问题（圈越大越热）")
+    _click_map(page, LON + 0.0001, LAT)
+    page.wait_for_url(f"{live_url}/ops?**")
+    assert "category=" in page.url
+    assert "near=" in page.url
+    assert f"case={max(numbers)}" in page.url
+    assert errors == []
