@@ -86,6 +86,8 @@ def demo(
     from cityops.demo.city import build_demo_city
 
     os.environ["CITYOPS_PROFILE"] = "demo"
+    # The demo shows intelligent dispatch at work: its trained model dispatches confident reports.
+    os.environ.setdefault("CITYOPS_AUTO_DISPATCH", "true")
     runtime = runtime_or_exit()
     with domain_errors():
         credentials = build_demo_city(
