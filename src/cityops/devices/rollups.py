@@ -15,7 +15,7 @@ Readings on time cannot fall behind the watermark: it trails the clock by more t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,35 +160,49 @@ def run_rollups(rt: Runtime, *, upto_ms: int | None = None) -> RollupReport:
     report = RollupReport()
     target = floor(upto_ms if upto_ms is not None else to_ms(rt.clock.now()) - SETTLE_MS, MINUTE_MS)
     _dirty(rt, report)
-    # 1-minute buckets from the readings, one span per transaction.
+    # 1-minute buckets from the readings, then 1-hour buckets from the 1-minute ones, up to the
+    # last whole hour they cover.
+    report.minute_buckets += _roll_up(
+        rt, "1m", Reading.ts, MINUTE_MS, SPAN_1M_MS, target, ROLLUP_1M, _minutes_query
+    )
+    report.hour_buckets += _roll_up(
+        rt,
+        "1h",
+        Rollup1m.bucket,
+        HOUR_MS,
+        SPAN_1H_MS,
+        floor(target, HOUR_MS),
+        ROLLUP_1H,
+        _hours_query,
+    )
+    return report
+
+
+def _roll_up(
+    rt: Runtime,
+    resolution: str,
+    source: Any,
+    step: int,
+    span: int,
+    target: int,
+    table: Table,
+    query_for: Callable[..., Select[Any]],
+) -> int:
+    """Aggregate ``source`` into ``table`` up to ``target``, one span per transaction, moving
+    the resolution's watermark with each; returns the buckets written."""
+    buckets = 0
     while True:
         with rt.db.transaction() as tx:
-            start = _start(tx.session, "1m", Reading.ts, MINUTE_MS)
+            start = _start(tx.session, resolution, source, step)
             if start is None or start >= target:
                 if start is None:
-                    _set_mark(tx.session, "1m", target)
-                break
-            # Skip a stretch without readings (a new city, a gap) in one step.
-            start = _next(tx.session, Reading.ts, start, target, MINUTE_MS)
-            end = min(start + SPAN_1M_MS, target)
-            query = _minutes_query(Reading.ts >= start, Reading.ts < end)
-            report.minute_buckets += _upsert(tx.session, ROLLUP_1M, query)
-            _set_mark(tx.session, "1m", end)
-    # 1-hour buckets from the 1-minute ones, up to the last whole hour they cover.
-    hour_target = floor(target, HOUR_MS)
-    while True:
-        with rt.db.transaction() as tx:
-            start = _start(tx.session, "1h", Rollup1m.bucket, HOUR_MS)
-            if start is None or start >= hour_target:
-                if start is None:
-                    _set_mark(tx.session, "1h", hour_target)
-                break
-            start = _next(tx.session, Rollup1m.bucket, start, hour_target, HOUR_MS)
-            end = min(start + SPAN_1H_MS, hour_target)
-            query = _hours_query(Rollup1m.bucket >= start, Rollup1m.bucket < end)
-            report.hour_buckets += _upsert(tx.session, ROLLUP_1H, query)
-            _set_mark(tx.session, "1h", end)
-    return report
+                    _set_mark(tx.session, resolution, target)
+                return buckets
+            # Skip a stretch without data (a new city, a gap) in one step.
+            start = _next(tx.session, source, start, target, step)
+            end = min(start + span, target)
+            buckets += _upsert(tx.session, table, query_for(source >= start, source < end))
+            _set_mark(tx.session, resolution, end)
 
 
 def _dirty(rt: Runtime, report: RollupReport) -> None:
