@@ -17,7 +17,8 @@ Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/
   ``--rate`` new cases a second through ``POST /api/v1/cases`` with the demo's Open311 API key
   (as the citizens' app does): frame gaps (``requestAnimationFrame``), long tasks, clicks on the
   language switch (input → the paint that shows the change), and for each posted case the time
-  from its POST returning until ``[data-testid=live-feed] [data-case-number=N]`` appears.
+  from its POST returning until ``[data-testid=live-feed] [data-case-number=N]`` appears, and
+  until N is among the map's ``data-live-cases`` (its live layer drawn).
   ``lost`` counts posted cases that never appeared in the feed (``null`` when the page has no
   live feed), ``lost_in_db`` those missing from the database.
 
@@ -569,6 +570,7 @@ def responsiveness(
             page.evaluate("() => !!document.querySelector('[data-testid=live-feed]')")
         )
         seen: dict[str, float] = page.evaluate("() => window.__bench.feed")
+        mapped: dict[str, float] = page.evaluate("() => window.__bench.map")
         heap = _js_heap_mb(page)
         page.screenshot(path=str(Path(tempfile.gettempdir()) / "command-screen-bench.png"))
     return {
@@ -577,6 +579,7 @@ def responsiveness(
         "load": load,
         "feed_present": feed_present,
         "seen": {int(k): v - offset for k, v in seen.items()},
+        "mapped": {int(k): v - offset for k, v in mapped.items()},
         "clock_offset_ms": round(offset, 2),
         "cpu_pct": after.since(before),
         "js_heap_mb": heap,
@@ -596,13 +599,21 @@ def _js_heap_mb(page: Any) -> float | None:
     return None if used is None else round(used / 1024 / 1024, 1)
 
 
-def feed_figures(load: LoadThread, seen: dict[int, float], present: bool) -> dict[str, Any]:
-    """Latency from each POST's answer to its number in the feed; posted cases never seen."""
+def feed_figures(
+    load: LoadThread, seen: dict[int, float], mapped: dict[int, float], present: bool
+) -> dict[str, Any]:
+    """Latency from each POST's answer to its number in the feed and on the map; posted cases
+    never seen in the feed."""
     created = [p for p in load.posted if p.number is not None]
     if not present:
         return {"feed": "absent", "feed_p50_ms": None, "feed_p99_ms": None, "lost": None}
     latencies = sorted(seen[p.number] - p.returned * 1000 for p in created if p.number in seen)
+    on_map = sorted(mapped[p.number] - p.returned * 1000 for p in created if p.number in mapped)
     return {
+        "map_live_p50_ms": _round(percentile(on_map, 0.5)),
+        "map_live_p99_ms": _round(percentile(on_map, 0.99)),
+        "map_live_over_1s": sum(value > FEED_GOAL_MS for value in on_map),
+        "map_live_missed": len(created) - len(on_map),
         "feed": "present",
         "feed_p50_ms": _round(percentile(latencies, 0.5)),
         "feed_p99_ms": _round(percentile(latencies, 0.99)),
@@ -716,7 +727,7 @@ def summarise(
     for p in load.posted:
         if p.status != 201:
             errors[str(p.status)] = errors.get(str(p.status), 0) + 1
-    feed = feed_figures(load, live["seen"], live["feed_present"])
+    feed = feed_figures(load, live["seen"], live["mapped"], live["feed_present"])
     cpu = live["cpu_pct"]
     result: dict[str, Any] = {
         "bench": "command_screen",
@@ -801,7 +812,9 @@ def describe(result: dict[str, Any], log_tail: str) -> None:
     else:
         say(
             f"  live feed: p50 {ms(result['feed_p50_ms'])} p99 {ms(result['feed_p99_ms'])},"
-            f" over 1 s {result['feed_over_1s']}, lost {result['lost']}"
+            f" over 1 s {result['feed_over_1s']}, lost {result['lost']};"
+            f" on the map p50 {ms(result['map_live_p50_ms'])} p99 {ms(result['map_live_p99_ms'])},"
+            f" over 1 s {result['map_live_over_1s']}, never {result['map_live_missed']}"
         )
     say(
         f"  memory: server {result['server_rss_mb']} MiB, browser {result['browser_rss_mb']} MiB,"

@@ -4,7 +4,8 @@
 //     the next paint (requestAnimationFrame, then a message: the frame has been produced);
 //   - frame gaps (requestAnimationFrame), long tasks, event timing entries, the latency of
 //     clicks on the language switch (input time stamp → after the paint showing the change);
-//   - when each case number first appears in the live feed, in wall-clock milliseconds
+//   - when each case number first appears in the live feed and on the map (the map's
+//     data-live-cases, set as its live layer is drawn), in wall-clock milliseconds
 //     (performance.timeOrigin + now), for comparison with the moment its POST returned.
 // Everything is kept in window.__bench; the benchmark reads it with page.evaluate.
 (() => {
@@ -15,6 +16,7 @@
     events: [],
     clicks: [],
     feed: {},
+    map: {},
     recording: false,
   };
   window.__bench = bench;
@@ -58,6 +60,13 @@
       bench.feed[number] = wall();
     }
   };
+  const mapped = (element) => {
+    if (element.getAttribute("data-testid") !== "city-map") return;
+    const at = wall();
+    for (const number of (element.getAttribute("data-live-cases") || "").split(" ")) {
+      if (number && !(number in bench.map)) bench.map[number] = at;
+    }
+  };
   const scan = (node) => {
     if (node.nodeType !== Node.ELEMENT_NODE) return;
     if (node.hasAttribute("data-case-number")) seen(node);
@@ -69,6 +78,8 @@
       if (record.type === "childList") record.addedNodes.forEach(scan);
       else if (record.type === "attributes" && record.attributeName === "data-case-number") {
         seen(record.target);
+      } else if (record.type === "attributes" && record.attributeName === "data-live-cases") {
+        mapped(record.target);
       }
     }
     firsts();
@@ -77,7 +88,7 @@
     childList: true,
     characterData: true,
     attributes: true,
-    attributeFilter: ["data-case-number", "data-map-ready"],
+    attributeFilter: ["data-case-number", "data-map-ready", "data-live-cases"],
   });
 
   // --- responsiveness ------------------------------------------------------------------

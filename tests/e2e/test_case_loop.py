@@ -6,7 +6,6 @@ reports the result with a photo → the grid worker verifies it on a phone → t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -98,14 +97,10 @@ def test_the_loop_from_report_to_rating_in_the_browser(
     phone.click("button[type=submit]")
     number_shown = phone.get_by_test_id("case-number")
     expect(number_shown).to_be_visible()
-    accepted = time.monotonic()
     number = number_shown.inner_text().strip()
 
-    # It reaches the command screen within 1 s, without a reload.
-    expect(screen.locator(f'[data-testid=live-feed] [data-case-number="{number}"]')).to_be_visible(
-        timeout=1000
-    )
-    assert time.monotonic() - accepted < 1.0
+    # It reaches the command screen without a reload (how soon: benchmarks/command_screen.py).
+    expect(screen.locator(f'[data-testid=live-feed] [data-case-number="{number}"]')).to_be_visible()
     expect(screen.locator("[data-kpi=open] b")).to_have_text("1")
     [case] = [
         item

@@ -6,17 +6,16 @@ docs/screenshots/ops-duplicate.png and docs/screenshots/screen-hotspots.png."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from cityops.core.clock import FrozenClock
 from cityops.core.runtime import Runtime
-from factories.browser import log_in
+from factories.browser import click_city_map, log_in
 from factories.cases import IN_GRID, report
 
 pytestmark = pytest.mark.e2e
@@ -61,6 +60,17 @@ def test_operator_merges_a_proposed_duplicate(
     assert errors == []
 
 
+def _burst(rt: Runtime, actor: Callable[[str], Any], clock: FrozenClock) -> list[int]:
+    """Three people report the same missing manhole cover at one corner, two hours apart."""
+    texts = ["人民路口井盖丢了很危险", "人民路路口井盖丢失，很危险", "人民路口的井盖丢了"]
+    numbers = []
+    for i, (who, text) in enumerate(zip(("citizen", "gridworker", "operator"), texts, strict=True)):
+        clock.advance(hours=2)
+        case = report(rt, actor, reporter=who, description=text, lon=LON + i * 0.0001)
+        numbers.append(case.number)
+    return numbers
+
+
 def test_the_command_screen_lists_hot_spots(
     rt: Runtime,
     actor: Callable[[str], Any],
@@ -68,12 +78,7 @@ def test_the_command_screen_lists_hot_spots(
     browser: Browser,
     clock: FrozenClock,
 ) -> None:
-    texts = ["人民路口井盖丢了很危险", "人民路路口井盖丢失，很危险", "人民路口的井盖丢了"]
-    numbers = []
-    for i, (who, text) in enumerate(zip(("citizen", "gridworker", "operator"), texts, strict=True)):
-        clock.advance(hours=2)
-        case = report(rt, actor, reporter=who, description=text, lon=LON + i * 0.0001)
-        numbers.append(case.number)
+    numbers = _burst(rt, actor, clock)
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
     log_in(page, live_url, "operator", lands_on="/screen")
@@ -91,21 +96,6 @@ def test_the_command_screen_lists_hot_spots(
     assert f"case={max(numbers)}" in page.url
 
 
-def _mercator_y(lat: float) -> float:
-    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-
-def _click_map(page: Page, lon: float, lat: float) -> None:
-    city_map = page.get_by_test_id("city-map")
-    west, south, east, north = (float(v) for v in city_map.get_attribute("data-bounds").split(","))
-    box = city_map.bounding_box()
-    assert box is not None
-    x = (lon - west) / (east - west) * box["width"]
-    top, bottom = _mercator_y(north), _mercator_y(south)
-    y = (top - _mercator_y(lat)) / (top - bottom) * box["height"]
-    city_map.click(position={"x": x, "y": y})
-
-
 def test_the_command_screen_map_draws_hot_spots(
     rt: Runtime,
     actor: Callable[[str], Any],
@@ -113,12 +103,7 @@ def test_the_command_screen_map_draws_hot_spots(
     browser: Browser,
     clock: FrozenClock,
 ) -> None:
-    texts = ["人民路口井盖丢了很危险", "人民路路口井盖丢失，很危险", "人民路口的井盖丢了"]
-    numbers = []
-    for i, (who, text) in enumerate(zip(("citizen", "gridworker", "operator"), texts, strict=True)):
-        clock.advance(hours=2)
-        case = report(rt, actor, reporter=who, description=text, lon=LON + i * 0.0001)
-        numbers.append(case.number)
+    numbers = _burst(rt, actor, clock)
     report(rt, actor, reporter="citizen", description="路灯不亮", lon=LON + 0.05)  # no hot spot
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
@@ -129,7 +114,7 @@ def test_the_command_screen_map_draws_hot_spots(
     expect(city_map).to_have_attribute("data-map-ready", "true", timeout=30_000)
     expect(city_map).to_have_attribute("data-hotspots", "1")
     expect(page.get_by_test_id("legend-hotspot")).to_have_text("热点问题（圈越大越热）")
-    _click_map(page, LON + 0.0001, LAT)
+    click_city_map(page, LON + 0.0001, LAT)
     page.wait_for_url(f"{live_url}/ops?**")
     assert "category=" in page.url
     assert "near=" in page.url

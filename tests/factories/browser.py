@@ -31,16 +31,32 @@ def _mercator_y(lat: float) -> float:
     return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
 
+def _position(bounds: str, width: float, height: float, lon: float, lat: float) -> dict[str, float]:
+    """The pixel of a point on a web-mercator map showing ``bounds`` ("west,south,east,north")."""
+    west, south, east, north = (float(v) for v in bounds.split(","))
+    top, bottom = _mercator_y(north), _mercator_y(south)
+    return {
+        "x": (lon - west) / (east - west) * width,
+        "y": (top - _mercator_y(lat)) / (top - bottom) * height,
+    }
+
+
 def tap_map(page: Page, lon: float, lat: float) -> None:
     """Tap the pin map at a point, from the bounds the fitted map reports."""
     pin_map = page.get_by_test_id("pin-map")
     expect(pin_map).to_have_attribute("data-map-ready", "true")
-    west, south, east, north = (float(v) for v in pin_map.get_attribute("data-bounds").split(","))
     size = page.evaluate(
         "() => { const r = document.querySelector('[data-testid=pin-map]')"
         ".getBoundingClientRect(); return { width: r.width, height: r.height }; }"
     )
-    x = (lon - west) / (east - west) * size["width"]
-    top, bottom = _mercator_y(north), _mercator_y(south)
-    y = (top - _mercator_y(lat)) / (top - bottom) * size["height"]
-    pin_map.click(position={"x": x, "y": y})
+    bounds = pin_map.get_attribute("data-bounds")
+    pin_map.click(position=_position(bounds, size["width"], size["height"], lon, lat))
+
+
+def click_city_map(page: Page, lon: float, lat: float) -> None:
+    """Click the command screen's map at a point, from the bounds it reports."""
+    city_map = page.get_by_test_id("city-map")
+    box = city_map.bounding_box()
+    assert box is not None
+    bounds = city_map.get_attribute("data-bounds")
+    city_map.click(position=_position(bounds, box["width"], box["height"], lon, lat))
