@@ -105,8 +105,41 @@ def test_admin_activates_rolls_back_and_retrains(
     expect(page.locator("[data-testid=model-row][data-version='3']")).to_have_attribute(
         "data-status", "trained"
     )
+    newest = page.get_by_test_id("run-row").first
+    expect(newest).to_have_attribute("data-status", "succeeded")
+    expect(newest).to_contain_text("版本 3")
+    expect(newest).to_contain_text("手动")
+    expect(page.get_by_test_id("run-row")).to_have_count(3)
     page.get_by_test_id("sort-f1").click()
     page.screenshot(path=str(SHOTS / "admin-models.png"))
+    assert errors == []
+    context.close()
+
+
+def test_a_running_retraining_is_followed_and_its_failure_shown(
+    rt: Runtime, actor: Callable[[str], Any], live_url: str, browser: Browser
+) -> None:
+    """A retraining started elsewhere (another worker, the schedule) is shown running and
+    blocks a second; when it fails the page says why without a reload."""
+    history(rt, actor, per_code=8)
+    run = versions._begin_run(rt, actor("dataofficer"), "schedule", "if_better", "", 24)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, live_url, "admin", lands_on="/admin/users")
+    page.goto(f"{live_url}/admin/models")
+    page.click("[data-locale=en]")
+    expect(page.get_by_test_id("run-running")).to_contain_text("Training on 24 messages")
+    expect(page.get_by_test_id("retrain")).to_be_disabled()
+    expect(page.get_by_test_id("run-row")).to_have_attribute("data-status", "running")
+    versions._fail_run(rt, actor("dataofficer"), run, MemoryError("out of memory"))
+    failed = page.get_by_test_id("run-failed")
+    expect(failed).to_contain_text(
+        "The last retraining failed: MemoryError: out of memory", timeout=20_000
+    )
+    expect(page.get_by_test_id("run-row")).to_have_attribute("data-status", "failed")
+    expect(page.get_by_test_id("retrain")).to_be_enabled()
     assert errors == []
     context.close()
 

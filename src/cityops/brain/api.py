@@ -17,6 +17,8 @@ from cityops.brain.views import (
     ModelOut,
     RetrainIn,
     RetrainStarted,
+    RunOut,
+    RunStatus,
     Source,
     SuggestIn,
     SuggestOut,
@@ -88,13 +90,29 @@ def retrain(
 ) -> ModelOut | RetrainStarted:
     """Train a version from the city's cases: in the request up to
     ``CITYOPS_BRAIN_RETRAIN_SYNC_MAX`` messages (201 with the version), in the background
-    above that (202; the version appears in the list when done)."""
-    size = versions.retrain_size(rt, actor=actor)
-    if size > rt.settings.brain_retrain_sync_max:
-        versions.retrain_in_background(rt, actor=actor, activate=body.activate, note=body.note)
+    above that (202 with the run to follow at ``GET /api/v1/brain/runs/{run_id}``). 409
+    ``busy`` while another retraining runs."""
+    answer = versions.request_retrain(rt, actor=actor, activate=body.activate, note=body.note)
+    if isinstance(answer, RetrainStarted):
         response.status_code = status.HTTP_202_ACCEPTED
-        return RetrainStarted(messages=size)
-    return versions.retrain_model(rt, actor=actor, activate=body.activate, note=body.note)
+    return answer
+
+
+@router.get("/brain/runs", response_model=Page[RunOut])
+def list_runs(
+    rt: RuntimeDep,
+    actor: CurrentActor,
+    paging: Paging,
+    state: Annotated[RunStatus | None, Query(alias="status")] = None,
+) -> Page[RunOut]:
+    """Retraining runs (admins and data officers): running, succeeded with their version,
+    failed with the reason; ``sort``: ``-started_at`` (default), ``finished_at``, ``status``."""
+    return versions.list_runs(rt, actor=actor, params=paging, status=state)
+
+
+@router.get("/brain/runs/{run_id}", response_model=RunOut)
+def get_run(rt: RuntimeDep, actor: CurrentActor, run_id: uuid.UUID) -> RunOut:
+    return versions.get_run(rt, actor=actor, run_id=run_id)
 
 
 @router.post("/brain/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)

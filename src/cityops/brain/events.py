@@ -11,6 +11,7 @@ MODEL_TRAINED = "brain:model:trained"
 MODEL_UPLOADED = "brain:model:uploaded"
 MODEL_ACTIVATED = "brain:model:activated"
 MODEL_ROLLED_BACK = "brain:model:rolled_back"
+MODEL_RETRAIN_FAILED = "brain:model:retrain_failed"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.core.db.base import Base, uuid_pk
@@ -58,10 +68,24 @@ class TrainingExample(Base):
     doubtful: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+def _one_where(table: str, column: str, value: str) -> Index:
+    """A unique index over the rows where ``column = value``: at most one such row, enforced
+    by the database across processes (SQLite and PostgreSQL both have partial indexes)."""
+    where = text(f"{column} = '{value}'")
+    return Index(
+        f"uq_{table}_one_{value}",
+        column,
+        unique=True,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
+
 class ModelVersion(Base):
     """One trained (or uploaded) classifier with its training size and evaluation figures."""
 
     __tablename__ = "brain_model_versions"
+    __table_args__ = (_one_where("brain_model_versions", "status", "active"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     version: Mapped[int] = mapped_column(Integer, unique=True)
@@ -84,4 +108,32 @@ class ModelVersion(Base):
     activated_by: Mapped[str | None] = mapped_column(String(150))
     # The version this one replaced when it was activated (what a rollback goes back to).
     previous_version: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class TrainingRun(Base):
+    """One retraining: who started it and how, whether it is running, what it produced or why
+    it failed. At most one runs at a time in the whole deployment (the partial unique index);
+    a run that never finished (its process stopped) is marked abandoned after a while."""
+
+    __tablename__ = "brain_training_runs"
+    __table_args__ = (
+        _one_where("brain_training_runs", "status", "running"),
+        Index("ix_brain_training_runs_started_at", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(150))
+    # request (trained in the API request) | background | schedule | command (the CLI)
+    trigger: Mapped[str] = mapped_column(String(16))
+    # always | never | if_better
+    activate: Mapped[str] = mapped_column(String(16))
+    # running | succeeded | failed | abandoned
+    status: Mapped[str] = mapped_column(String(16))
+    messages: Mapped[int] = mapped_column(Integer)
+    finished_at: Mapped[datetime | None]
+    # The version the run stored (null until it succeeds).
+    version: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")

@@ -13,30 +13,35 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
 from cityops.brain import modelfile, training
 from cityops.brain.classifier import TextClassifier
 from cityops.brain.events import (
     MODEL_ACTIVATED,
+    MODEL_RETRAIN_FAILED,
     MODEL_ROLLED_BACK,
     MODEL_TRAINED,
     MODEL_UPLOADED,
     ModelChanged,
 )
-from cityops.brain.models import ModelVersion, TrainingExample
+from cityops.brain.models import ModelVersion, TrainingExample, TrainingRun
 from cityops.brain.schemas import Suggestion
-from cityops.brain.views import ModelList, ModelOut
+from cityops.brain.views import ModelList, ModelOut, RetrainStarted, RunOut
 from cityops.cases import service as cases
 from cityops.core.audit.service import record
 from cityops.core.auth import SYSTEM, Actor
 from cityops.core.db.engine import Transaction
 from cityops.core.errors import Conflict, NotFound, invalid
-from cityops.core.pagination import PageParams, order_by_sort, paginate
+from cityops.core.pagination import Page, PageParams, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
 
@@ -53,8 +58,14 @@ SORTS: dict[str, Any] = {
     "macro_f1": ModelVersion.macro_f1,
     "accuracy": ModelVersion.accuracy,
 }
+RUN_SORTS: dict[str, Any] = {
+    "started_at": TrainingRun.started_at,
+    "finished_at": TrainingRun.finished_at,
+    "status": TrainingRun.status,
+}
 _CACHE = "brain.model"
-_TRAINING = threading.Lock()  # one retraining at a time in this process
+STORE_ATTEMPTS = 3
+RUN_ABANDONED_AFTER = timedelta(hours=6)  # a run silent this long has lost its process
 
 
 class TooFewExamples(Conflict):
@@ -156,18 +167,99 @@ def _require_enough(found: TrainingSet) -> None:
 
 
 def retrain_model(
-    rt: Runtime, *, actor: Actor, activate: str = "if_better", note: str = ""
+    rt: Runtime,
+    *,
+    actor: Actor,
+    activate: str = "if_better",
+    note: str = "",
+    trigger: str = "command",
 ) -> ModelOut:
     """Train a new version from the city's cases, evaluate it on a held-out share, store it
-    and activate it (``always``, ``never``, or ``if_better``: macro-F1 at least the active's)."""
+    and activate it (``always``, ``never``, or ``if_better``: macro-F1 at least the active's).
+    The training is recorded as a run; only one runs at a time in the deployment."""
+    found = _prepare(rt, actor, activate)
+    run = _begin_run(rt, actor, trigger, activate, note, found.size)
+    return _train_and_store(rt, actor, run, found, activate, note)
+
+
+def request_retrain(
+    rt: Runtime, *, actor: Actor, activate: str, note: str = ""
+) -> ModelOut | RetrainStarted:
+    """The API's retraining: in the request up to ``CITYOPS_BRAIN_RETRAIN_SYNC_MAX`` messages
+    (the stored version), in a background thread above that (the run, to follow in
+    :func:`list_runs`; a failure is recorded on the run and in the audit log)."""
+    found = _prepare(rt, actor, activate)
+    if found.size <= rt.settings.brain_retrain_sync_max:
+        run = _begin_run(rt, actor, "request", activate, note, found.size)
+        return _train_and_store(rt, actor, run, found, activate, note)
+    run = _begin_run(rt, actor, "background", activate, note, found.size)
+
+    def work() -> None:
+        try:
+            _train_and_store(rt, actor, run, found, activate, note)
+        except Exception:
+            log.exception("background retraining %s failed", run)
+
+    threading.Thread(target=work, name="cityops-retrain", daemon=True).start()
+    return RetrainStarted(messages=found.size, run_id=run)
+
+
+def _prepare(rt: Runtime, actor: Actor, activate: str) -> TrainingSet:
     actor.require(Perm.brain_models_manage)
     if activate not in ACTIVATIONS:
         raise invalid("activate", f"use one of: {', '.join(ACTIVATIONS)}")
-    if not _TRAINING.acquire(blocking=False):
-        raise Conflict("a retraining is already running", code="busy")
+    found = training_set(rt)
+    _require_enough(found)
+    return found
+
+
+def _begin_run(
+    rt: Runtime, actor: Actor, trigger: str, activate: str, note: str, messages: int
+) -> uuid.UUID:
+    """Record a running retraining, or refuse (409 ``busy``) while another one runs anywhere:
+    the database allows one running row. A run silent for ``RUN_ABANDONED_AFTER`` (its process
+    stopped) is marked abandoned first."""
+    now = rt.clock.now()
+    run = TrainingRun(
+        id=uuid.uuid4(),
+        started_at=now,
+        started_by=actor.username,
+        trigger=trigger,
+        activate=activate,
+        status="running",
+        messages=messages,
+        note=note[:2000],
+        error="",
+    )
     try:
-        found = training_set(rt)
-        _require_enough(found)
+        with rt.db.transaction() as tx:
+            tx.session.execute(
+                update(TrainingRun)
+                .where(
+                    TrainingRun.status == "running",
+                    TrainingRun.started_at < now - RUN_ABANDONED_AFTER,
+                )
+                .values(
+                    status="abandoned",
+                    finished_at=now,
+                    error="the run did not finish (its process stopped)",
+                )
+            )
+            tx.session.add(run)
+    except IntegrityError:
+        raise Conflict("a retraining is already running", code="busy") from None
+    return run.id
+
+
+def _train_and_store(
+    rt: Runtime,
+    actor: Actor,
+    run: uuid.UUID,
+    found: TrainingSet,
+    activate: str,
+    note: str,
+) -> ModelOut:
+    try:
         started = time.perf_counter()
         fit, held_out = training.split(found.labelled, TEST_SHARE)
         figures = training.evaluate(
@@ -180,32 +272,39 @@ def retrain_model(
             "seconds": round(time.perf_counter() - started, 2),
         }
         evaluation = figures.as_dict() | {"method": "holdout", "test_share": TEST_SHARE}
-        return _store(rt, actor, model, "retrain", described, evaluation, activate, note)
-    finally:
-        _TRAINING.release()
+        return _store(rt, actor, model, "retrain", described, evaluation, activate, note, run=run)
+    except BaseException as error:
+        _fail_run(rt, actor, run, error)
+        raise
+
+
+def _fail_run(rt: Runtime, actor: Actor, run: uuid.UUID, error: BaseException) -> None:
+    """The run failed: say why on the run and in the audit log (its own transaction)."""
+    reason = error.message if isinstance(error, Conflict) else f"{type(error).__name__}: {error}"
+    now = rt.clock.now()
+    try:
+        with rt.db.transaction() as tx:
+            row = tx.session.get(TrainingRun, run)
+            if row is None or row.status != "running":
+                return
+            row.status, row.finished_at, row.error = "failed", now, reason[:2000]
+            record(
+                tx.session,
+                actor=actor,
+                action=MODEL_RETRAIN_FAILED,
+                subject_type="brain_run",
+                subject_id=run,
+                at=now,
+                after={"status": "failed", "error": reason[:500]},
+            )
+    except Exception:  # the database itself may be what failed; the run is abandoned later
+        log.exception("could not record the failure of retraining %s", run)
 
 
 def retrain_size(rt: Runtime, *, actor: Actor) -> int:
-    """How many messages a retraining would read now (to decide to train in the background)."""
+    """How many messages a retraining would read now."""
     actor.require(Perm.brain_models_manage)
     return training_set(rt).size
-
-
-def retrain_in_background(rt: Runtime, *, actor: Actor, activate: str, note: str = "") -> None:
-    """Start :func:`retrain_model` in a thread (the API's answer for large training sets)."""
-    actor.require(Perm.brain_models_manage)
-    if activate not in ACTIVATIONS:
-        raise invalid("activate", f"use one of: {', '.join(ACTIVATIONS)}")
-    if _TRAINING.locked():
-        raise Conflict("a retraining is already running", code="busy")
-
-    def run() -> None:
-        try:
-            retrain_model(rt, actor=actor, activate=activate, note=note)
-        except Exception:
-            log.exception("background retraining failed")
-
-    threading.Thread(target=run, name="cityops-retrain", daemon=True).start()
 
 
 def upload_model(rt: Runtime, *, actor: Actor, data: bytes, note: str = "") -> ModelOut:
@@ -242,7 +341,7 @@ def upload_model(rt: Runtime, *, actor: Actor, data: bytes, note: str = "") -> M
 def activate_model(rt: Runtime, *, actor: Actor, version: int, note: str = "") -> ModelOut:
     """Make ``version`` the model triage uses (the active one is retired)."""
     actor.require(Perm.brain_models_manage)
-    with rt.db.transaction() as tx:
+    with _one_change_at_a_time(), rt.db.transaction() as tx:
         row = _load(tx.session, version)
         if row.status == "active":
             raise Conflict(f"version {version} is already active", code="already_active")
@@ -255,13 +354,25 @@ def activate_model(rt: Runtime, *, actor: Actor, version: int, note: str = "") -
 def rollback_model(rt: Runtime, *, actor: Actor) -> ModelOut:
     """Go back to the version the active one replaced."""
     actor.require(Perm.brain_models_manage)
-    with rt.db.transaction() as tx:
+    with _one_change_at_a_time(), rt.db.transaction() as tx:
         current = _active_row(tx.session)
         if current is None or current.previous_version is None:
             raise Conflict("there is no earlier version to roll back to", code="no_previous")
         target = _load(tx.session, current.previous_version)
         _activate(rt, tx, actor, target, replaced=current, rollback=True)
         return ModelOut.model_validate(target)
+
+
+@contextmanager
+def _one_change_at_a_time() -> Iterator[None]:
+    """Two activations committing at once would leave two active versions: the database
+    refuses the second (one active row), which is answered 409 to try again."""
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(
+            "the active model changed meanwhile; reload and try again", code="concurrent_change"
+        ) from None
 
 
 def _activate(
@@ -307,55 +418,75 @@ def _store(
     note: str,
     *,
     data: bytes | None = None,
+    run: uuid.UUID | None = None,
 ) -> ModelOut:
+    """Store a version under the next number (and activate it as asked). Two versions stored
+    at the same moment by two processes want the same number: the later commit fails on the
+    unique version and is tried again with the next one."""
     now = rt.clock.now()
     data = data if data is not None else modelfile.dumps(model, created=now)
-    with rt.db.transaction() as tx:
-        session = tx.session
-        number = (session.scalar(select(func.max(ModelVersion.version))) or 0) + 1
-        row = ModelVersion(
-            id=uuid.uuid4(),
-            version=number,
-            created_at=now,
-            created_by=actor.username,
-            source=source,
-            training=described,
-            evaluation=evaluation,
-            accuracy=evaluation.get("accuracy"),
-            macro_f1=evaluation.get("macro_f1"),
-            labels=list(model.labels),
-            size_bytes=len(data),
-            data=data,
-            status="trained",
-            note=note[:2000],
-        )
-        session.add(row)
-        session.flush()
-        record(
-            session,
-            actor=actor,
-            action=MODEL_TRAINED if source == "retrain" else MODEL_UPLOADED,
-            subject_type="brain_model",
-            subject_id=number,
-            at=now,
-            after={
-                "version": number,
-                "labelled": described.get("labelled"),
-                "macro_f1": row.macro_f1,
-                "accuracy": row.accuracy,
-            },
-        )
-        active = _active_row(session)
-        tx.emit(
-            ModelChanged(
-                version=number,
-                action="trained" if source == "retrain" else "uploaded",
-                active=active.version if active else None,
-            )
-        )
-        if _should_activate(activate, row, active):
-            _activate(rt, tx, actor, row, replaced=active, rollback=False)
-        return ModelOut.model_validate(row)
+    for attempt in range(STORE_ATTEMPTS):
+        try:
+            with rt.db.transaction() as tx:
+                session = tx.session
+                number = (session.scalar(select(func.max(ModelVersion.version))) or 0) + 1
+                row = ModelVersion(
+                    id=uuid.uuid4(),
+                    version=number,
+                    created_at=now,
+                    created_by=actor.username,
+                    source=source,
+                    training=described,
+                    evaluation=evaluation,
+                    accuracy=evaluation.get("accuracy"),
+                    macro_f1=evaluation.get("macro_f1"),
+                    labels=list(model.labels),
+                    size_bytes=len(data),
+                    data=data,
+                    status="trained",
+                    note=note[:2000],
+                )
+                session.add(row)
+                session.flush()
+                record(
+                    session,
+                    actor=actor,
+                    action=MODEL_TRAINED if source == "retrain" else MODEL_UPLOADED,
+                    subject_type="brain_model",
+                    subject_id=number,
+                    at=now,
+                    after={
+                        "version": number,
+                        "labelled": described.get("labelled"),
+                        "macro_f1": row.macro_f1,
+                        "accuracy": row.accuracy,
+                    },
+                )
+                active = _active_row(session)
+                tx.emit(
+                    ModelChanged(
+                        version=number,
+                        action="trained" if source == "retrain" else "uploaded",
+                        active=active.version if active else None,
+                    )
+                )
+                if _should_activate(activate, row, active):
+                    _activate(rt, tx, actor, row, replaced=active, rollback=False)
+                if run is not None:
+                    _succeed_run(session, run, now, number)
+                return ModelOut.model_validate(row)
+        except IntegrityError:
+            if attempt == STORE_ATTEMPTS - 1:
+                raise Conflict(
+                    "the model versions changed meanwhile; try again", code="concurrent_change"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _succeed_run(session: Session, run: uuid.UUID, now: datetime, version: int) -> None:
+    row = session.get(TrainingRun, run)
+    if row is not None:
+        row.status, row.finished_at, row.version = "succeeded", now, version
 
 
 def _should_activate(activate: str, row: ModelVersion, active: ModelVersion | None) -> bool:
@@ -396,6 +527,31 @@ def list_models(rt: Runtime, *, actor: Actor, params: PageParams) -> ModelList:
     return ModelList(
         items=items, total=total, page=params.page, page_size=params.page_size, active=active
     )
+
+
+def list_runs(
+    rt: Runtime, *, actor: Actor, params: PageParams, status: str | None = None
+) -> Page[RunOut]:
+    """The retraining runs, newest first (``sort``: ``-started_at`` by default); ``status``
+    running, succeeded, failed or abandoned."""
+    actor.require(Perm.brain_models_read)
+    query = select(TrainingRun)
+    if status is not None:
+        query = query.where(TrainingRun.status == status)
+    query = order_by_sort(query, params.sort, RUN_SORTS, "-started_at")
+    with rt.db.read() as session:
+        rows, total = paginate(session, query, params)
+        items = [RunOut.model_validate(row) for row in rows]
+    return Page(items=items, total=total, page=params.page, page_size=params.page_size)
+
+
+def get_run(rt: Runtime, *, actor: Actor, run_id: uuid.UUID) -> RunOut:
+    actor.require(Perm.brain_models_read)
+    with rt.db.read() as session:
+        row = session.get(TrainingRun, run_id)
+        if row is None:
+            raise NotFound("training run", run_id)
+        return RunOut.model_validate(row)
 
 
 def get_model(rt: Runtime, *, actor: Actor, version: int) -> ModelOut:
@@ -475,7 +631,9 @@ def scheduled_retrain(rt: Runtime) -> ModelOut | None:
         log.info("scheduled retraining skipped: version of %s is recent", latest.isoformat())
         return None
     try:
-        return retrain_model(rt, actor=SYSTEM, activate="if_better", note="scheduled")
+        return retrain_model(
+            rt, actor=SYSTEM, activate="if_better", note="scheduled", trigger="schedule"
+        )
     except TooFewExamples as error:
         log.info("scheduled retraining skipped: %s", error.message)
     except Conflict as error:

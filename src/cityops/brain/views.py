@@ -125,7 +125,31 @@ class ActivateIn(BaseModel):
 
 
 class RetrainStarted(BaseModel):
-    """A retraining too large for the request, running in the background."""
+    """A retraining too large for the request, running in the background (follow it at
+    ``GET /api/v1/brain/runs/{run_id}``)."""
 
     status: Literal["started"] = "started"
     messages: int
+    run_id: uuid.UUID
+
+
+RunStatus = Literal["running", "succeeded", "failed", "abandoned"]
+
+
+class RunOut(BaseModel):
+    """One retraining: how it was started, its state, the version it stored or why it
+    failed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    started_at: datetime
+    started_by: str
+    trigger: Literal["request", "background", "schedule", "command"]
+    activate: Activation
+    status: RunStatus
+    messages: int
+    finished_at: datetime | None
+    version: int | None
+    error: str
+    note: str

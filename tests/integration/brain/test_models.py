@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from cityops.brain import modelfile, training, versions
 from cityops.brain import service as brain
@@ -238,3 +239,52 @@ def test_a_trained_model_dispatches_a_confident_report(rt: Runtime, actor: Actor
     now = cases.get_case(rt, actor=actor("operator"), case_id=case.id)
     assert now.machine_dispatch is not None
     assert (now.machine_dispatch.model, now.machine_dispatch.label) == ("model-v1", "E-01-02")
+
+
+def test_one_retraining_at_a_time_and_a_lost_run_is_abandoned(
+    rt: Runtime, actor: ActorFn, clock: FrozenClock
+) -> None:
+    """A run in progress (in any process: the database holds the one running row) refuses a
+    second; a run silent for six hours lost its process and no longer blocks."""
+    history(rt, actor, per_code=8)
+    admin = actor("admin")
+    lost = versions._begin_run(rt, admin, "background", "if_better", "", 40)
+    with pytest.raises(Conflict, match="already running") as caught:
+        versions.retrain_model(rt, actor=admin)
+    assert caught.value.code == "busy"
+    assert versions.scheduled_retrain(rt) is None  # the schedule skips it quietly
+    clock.advance(hours=7)
+    out = versions.retrain_model(rt, actor=admin, trigger="command")
+    runs = versions.list_runs(rt, actor=admin, params=_page(), status=None).items
+    assert [(r.status, r.version, r.trigger) for r in runs] == [
+        ("succeeded", out.version, "command"),
+        ("abandoned", None, "background"),
+    ]
+    assert runs[1].id == lost
+    assert "did not finish" in runs[1].error
+
+
+def test_the_database_keeps_one_active_version(rt: Runtime, actor: ActorFn) -> None:
+    """Two activations committing at the same moment cannot both win: the second row marked
+    active is refused by the database."""
+    rows = [training.Example(t, x, code) for code in CODES[:2] for t, x in messages(code, 6)]
+    data = modelfile.dumps(training.train(rows))
+    first = versions.upload_model(rt, actor=actor("admin"), data=data)
+    second = versions.upload_model(rt, actor=actor("admin"), data=data)
+    versions.activate_model(rt, actor=actor("admin"), version=first.version)
+    with pytest.raises(IntegrityError), rt.db.transaction() as tx:
+        tx.session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.version == second.version)
+            .values(status="active")
+        )
+    listed = versions.list_models(rt, actor=actor("admin"), params=_page())
+    assert listed.active == first.version
+    assert [m.status for m in listed.items] == ["trained", "active"]
+
+
+def test_runs_are_read_by_model_managers_only(rt: Runtime, actor: ActorFn) -> None:
+    for who in ("operator", "dispatcher", "handler-shuiwu", "leader", "citizen", "gridworker"):
+        with pytest.raises(PermissionDenied):
+            versions.list_runs(rt, actor=actor(who), params=_page())
+    assert versions.list_runs(rt, actor=actor("dataofficer"), params=_page()).total == 0

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from cityops.brain import modelfile, training
 from cityops.core.runtime import Runtime
 from factories.api import Api, error, fields
@@ -109,17 +111,78 @@ def test_bad_input_names_the_field(rt: Runtime, actor: ActorFn, api: Api) -> Non
     assert refused["code"] == "too_few_examples"
 
 
+def _wait_for(api: Api, run_id: str) -> dict[str, Any]:
+    """The run once it is no longer running (functional deadline: the background job ends)."""
+    deadline = time.monotonic() + 120
+    while True:
+        run = api.get("admin", f"/api/v1/brain/runs/{run_id}").json()
+        if run["status"] != "running" or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
 def test_a_large_retraining_runs_in_the_background(rt: Runtime, actor: ActorFn, api: Api) -> None:
     history(rt, actor, per_code=6)
     rt.settings = rt.settings.model_copy(update={"brain_retrain_sync_max": 10})
-    started = api.client.post("/api/v1/brain/models/retrain", json={}, headers=api.headers("admin"))
+    started = api.client.post(
+        "/api/v1/brain/models/retrain", json={"note": "big"}, headers=api.headers("admin")
+    )
     assert started.status_code == 202, started.text
-    assert started.json() == {"status": "started", "messages": 18}
-    deadline = time.monotonic() + 120  # functional deadline: the background job finishes
-    while time.monotonic() < deadline:
-        listed = api.get("admin", "/api/v1/brain/models").json()
-        if listed["total"]:
-            break
-        time.sleep(0.2)
+    body = started.json()
+    assert (body["status"], body["messages"]) == ("started", 18)
+    run = _wait_for(api, body["run_id"])
+    assert (run["status"], run["version"], run["trigger"]) == ("succeeded", 1, "background")
+    assert (run["started_by"], run["messages"], run["note"], run["error"]) == (
+        "admin",
+        18,
+        "big",
+        "",
+    )
+    assert run["finished_at"] is not None
+    listed = api.get("admin", "/api/v1/brain/models").json()
     assert listed["total"] == 1
     assert listed["active"] == 1
+
+
+def test_a_failed_background_retraining_says_why(
+    rt: Runtime, actor: ActorFn, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training breaks (here: the disk fills up while it works): the run is marked failed
+    with the reason, the audit log has it, no version is stored, and the next one may start."""
+    history(rt, actor, per_code=6)
+    rt.settings = rt.settings.model_copy(update={"brain_retrain_sync_max": 10})
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training, "train", broken)
+    started = api.client.post("/api/v1/brain/models/retrain", json={}, headers=api.headers("admin"))
+    assert started.status_code == 202, started.text
+    run = _wait_for(api, started.json()["run_id"])
+    assert run["status"] == "failed"
+    assert "No space left on device" in run["error"]
+    assert run["version"] is None
+    failed = api.get("dataofficer", "/api/v1/brain/runs", status="failed").json()
+    assert [r["id"] for r in failed["items"]] == [run["id"]]
+    assert api.get("admin", "/api/v1/brain/runs", status="running").json()["total"] == 0
+    audit = api.get("admin", "/api/v1/audit", subject_type="brain_run").json()["items"]
+    assert [(a["action"], a["subject_id"]) for a in audit] == [
+        ("brain:model:retrain_failed", run["id"])
+    ]
+    assert api.get("admin", "/api/v1/brain/models").json()["total"] == 0
+    monkeypatch.undo()
+    again = api.client.post("/api/v1/brain/models/retrain", json={}, headers=api.headers("admin"))
+    assert _wait_for(api, again.json()["run_id"])["status"] == "succeeded"
+
+
+def test_runs_are_for_model_managers_and_bad_queries_name_the_field(
+    rt: Runtime, actor: ActorFn, api: Api
+) -> None:
+    for who in OTHERS:
+        error(api.get(who, "/api/v1/brain/runs"), 403)
+    assert fields(api.get("admin", "/api/v1/brain/runs", status="done")) == {
+        "status": "literal_error"
+    }
+    assert fields(api.get("admin", "/api/v1/brain/runs", sort="who")) == {"sort": "invalid"}
+    assert fields(api.get("admin", "/api/v1/brain/runs/42")) == {"run_id": "uuid_parsing"}
+    error(api.get("admin", "/api/v1/brain/runs/00000000-0000-0000-0000-000000000042"), 404)
