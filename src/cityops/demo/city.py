@@ -30,7 +30,7 @@ from cityops.demo.history import STATES, HistoryStats, generate_history
 from cityops.demo.places import CityMap
 from cityops.demo.rules import install_rules
 from cityops.demo.seed import seed_organisation
-from cityops.demo.sensors import SensorStats, install_sensors
+from cityops.demo.sensors import MAX_DEVICES, SensorStats, install_sensors
 from cityops.demo.staff import (
     INTEGRATION_USER,
     DemoAccount,
@@ -153,6 +153,7 @@ def build_demo_city(
     days: int = 30,
     seed: int = 2026,
     cases: int | None = None,
+    devices: int | None = None,
     progress: Progress | None = None,
 ) -> DemoCredentials:
     """Build the demo city into an empty database, or return the credentials of the one there.
@@ -160,7 +161,8 @@ def build_demo_city(
     The history covers ``days`` days up to the runtime clock's current time and is the same
     for the same ``seed`` and end time. With ``cases``, that many cases are written in bulk
     over those days instead of replaying the history (:mod:`cityops.demo.bulk`: for load
-    tests; no photos, no audit records).
+    tests; no photos, no audit records). With ``devices``, that many sensors are installed
+    in the usual mix of types instead of the few hundred of :data:`sensors.FLEET`.
     """
     say = progress or (lambda _message: None)
     if _demo_exists(rt):
@@ -170,6 +172,8 @@ def build_demo_city(
         raise invalid("days", "must be zero or more", "out_of_range")
     if cases is not None and (cases < 0 or (cases and days < 1)):
         raise invalid("cases", "must be zero or more, over at least one day", "out_of_range")
+    if devices is not None and not 0 <= devices <= MAX_DEVICES:
+        raise invalid("devices", f"must be between 0 and {MAX_DEVICES}", "out_of_range")
     if settings.demo_password is not None and len(settings.demo_password) < 8:
         raise invalid("CITYOPS_DEMO_PASSWORD", "use at least 8 characters", "too_short")
     password = settings.demo_password or secrets.token_urlsafe(9)
@@ -200,7 +204,7 @@ def build_demo_city(
         )
     model = _train_first_model(rt, say)
     say("Installing sensors …")
-    sensors = install_sensors(rt, cmap, seed=seed, now=end)
+    sensors = install_sensors(rt, cmap, seed=seed, now=end, devices_total=devices)
     install_rules(rt)
     seeded = [DemoAccount(name, role) for name, role in organisation.users.items()]
     return DemoCredentials(

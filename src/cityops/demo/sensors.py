@@ -1,5 +1,6 @@
-"""The demo city's sensors: a few hundred devices of every type spread over its grids, owned
-by the departments of their kind, most of them heard from a moment ago, some silent.
+"""The demo city's sensors: a few hundred devices of every type spread over its grids (or as
+many as asked, in the same mix), owned by the departments of their kind, most of them heard
+from a moment ago, some silent.
 
 They go in the way a city's inventory does (one CSV import), and their first readings the
 way devices send them (the ingester), so the demo exercises the real paths and stays fast.
@@ -43,6 +44,8 @@ TYPICAL_BY_TYPE: dict[tuple[str, str], tuple[float, float]] = {
 BATTERY_POWERED = frozenset({"manhole_cover", "smoke_detector", "water_level", "gas_pressure"})
 SILENT_SHARE = 0.08
 MAINTENANCE_SHARE = 0.02
+MAX_DEVICES = 50_000  # one inventory import (devices.imports.MAX_ROWS)
+INGEST_BATCH = 2_000  # messages per ingest call (one MQTT poll's worth)
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,30 @@ class SensorStats:
     silent: int
 
 
-def install_sensors(rt: Runtime, cmap: CityMap, *, seed: int, now: datetime) -> SensorStats:
-    """Register the fleet and send every reporting device's latest message."""
+def fleet(total: int | None = None) -> dict[str, int]:
+    """How many devices of each type: :data:`FLEET`, or ``total`` devices in its proportions."""
+    base = {code: count for code, (count, _) in FLEET.items()}
+    if total is None:
+        return base
+    if total < 0:
+        raise ValueError("the number of devices must be zero or more")
+    size = sum(base.values())
+    scaled = {code: count * total // size for code, count in base.items()}
+    # The remainder goes to the types with the largest fractions (largest remainder method).
+    by_fraction = sorted(base, key=lambda code: (-(base[code] * total % size), code))
+    for code in by_fraction[: total - sum(scaled.values())]:
+        scaled[code] += 1
+    return scaled
+
+
+def install_sensors(
+    rt: Runtime, cmap: CityMap, *, seed: int, now: datetime, devices_total: int | None = None
+) -> SensorStats:
+    """Register the fleet (``devices_total`` devices in its mix, or :data:`FLEET`) and send
+    every reporting device's latest message."""
     rng = random.Random(seed)
     types = {t.code: t for t in devices.list_types(rt, actor=SYSTEM)}
-    rows, installed = _inventory(cmap, types, rng)
+    rows, installed = _inventory(cmap, types, rng, fleet(devices_total))
     report = devices.import_devices(rt, actor=SYSTEM, data=rows, filename="demo-sensors.csv")
     messages, silent = [], 0
     for device_id, type_code, status in installed:
@@ -70,19 +92,20 @@ def install_sensors(rt: Runtime, cmap: CityMap, *, seed: int, now: datetime) -> 
         else:
             received = now - timedelta(seconds=rng.uniform(0, kind.interval_seconds))
         messages.append((device_id, _payload(kind, rng), received))
-    devices.ingest_batch(rt, messages)
+    for start in range(0, len(messages), INGEST_BATCH):
+        devices.ingest_batch(rt, messages[start : start + INGEST_BATCH])
     return SensorStats(devices=report.created, reporting=len(messages) - silent, silent=silent)
 
 
 def _inventory(
-    cmap: CityMap, types: dict[str, DeviceTypeOut], rng: random.Random
+    cmap: CityMap, types: dict[str, DeviceTypeOut], rng: random.Random, counts: dict[str, int]
 ) -> tuple[bytes, list[tuple[str, str, str]]]:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "type", "name", "lon", "lat", "address", "installed_on", "status"])
     installed = []
-    for type_code, (count, prefix) in FLEET.items():
-        for number in range(1, count + 1):
+    for type_code, (_, prefix) in FLEET.items():
+        for number in range(1, counts[type_code] + 1):
             spot = cmap.spot_in(cmap.random_grid(rng), rng)
             device_id = f"{prefix}-{number:06d}"
             status = "maintenance" if rng.random() < MAINTENANCE_SHARE else "active"
