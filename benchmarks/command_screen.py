@@ -2,8 +2,12 @@
 100,000 cases in the city, and how the page holds up while 50 new cases a second arrive.
 
 For each configuration the benchmark builds the Changsha demo city into a fresh database with
-``build_demo_city(cases=N)`` (the organisation, accounts and Open311 key of ``cityops demo``,
-then N cases over 90 days written in bulk), starts the real server (``uvicorn --factory
+``build_demo_city(cases=N, devices=D)`` (the organisation, accounts and Open311 key of ``cityops
+demo``, N cases over 90 days written in bulk, D sensors of the demo's eight types spread over
+the grids through the inventory import, their latest readings through the ingester: about 8 %
+silent (offline), 2 % in maintenance), then sends over-the-line readings for a few water-level
+gauges and air-quality stations through the same ingester so the demo's rules raise alarms
+(and the water alarms open cases), and starts the real server (``uvicorn --factory
 cityops.app:create_app``, production profile, scheduler off) as a separate process and drives
 Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/e2e):
 
@@ -11,8 +15,9 @@ Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/
 * cold loads: a fresh browser context each time (empty cache), the token already in
   ``sessionStorage``, ``/screen`` at 1920×1080; from navigation start it takes the first frame
   MapLibre draws with the case layer loaded (``performance.mark`` in CityMap.vue), the first
-  paint of the KPI tiles with numbers, MapLibre's first ``idle`` (``data-map-ready``), first
-  contentful paint and each API request's timing;
+  paint of the KPI tiles with numbers, the first paint after the map has its devices
+  (``data-devices``), MapLibre's first ``idle`` (``data-map-ready``), first contentful paint
+  and each API request's timing and size (compressed and not);
 * responsiveness: one open screen, first idle for a while, then while a load thread posts
   ``--rate`` new cases a second through ``POST /api/v1/cases`` with the demo's Open311 API key
   (as the citizens' app does): frame gaps (``requestAnimationFrame``), long tasks, clicks on the
@@ -23,10 +28,10 @@ Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/
   live feed), ``lost_in_db`` those missing from the database.
 
 Configurations: ``baseline`` (the same city with no cases, SQLite), ``sqlite`` and
-``postgresql`` (N cases). 10,000 devices are not loaded yet: the city it builds has cases
-only (the devices module has no bulk path for the benchmark yet).
+``postgresql`` (N cases, D devices; the baseline has no cases and the demo's 360 devices).
 
-    uv run python benchmarks/command_screen.py [--quick] [--only baseline|sqlite|postgresql]
+    uv run python benchmarks/command_screen.py [--quick] [--devices D]
+        [--only baseline|sqlite|postgresql]
 
 Human-readable lines while running; at the end one JSON object per configuration per line.
 ``CITYOPS_BENCH_DATABASE_URL`` names a PostgreSQL server to use instead of starting one.
@@ -99,8 +104,10 @@ CHROMIUM_ARGS = [  # the same as tests/e2e/conftest.py
 VIEWPORT: ViewportSize = {"width": 1920, "height": 1080}
 TOKEN_KEY = "cityops.token"  # noqa: S105 - the sessionStorage key (frontend/src/api.ts)
 PROBE = (Path(__file__).resolve().parent / "screen_probe.js").read_text(encoding="utf-8")
-DEVICES_ASKED = 10_000
-DEVICES_NOTE = "the benchmark city has no devices yet: the devices module has no bulk path for it"
+ALARM_READINGS = {  # over the demo's rules (cityops.demo.rules): critical / major
+    "water_level": {"water_level": 5.2},
+    "air_quality": {"pm25": 320.0},
+}
 NOISE_PCT = 15.0
 USABLE_MS = 2000.0  # the goal: map and KPIs within 2 s of opening
 FEED_GOAL_MS = 1000.0  # a new case appears within 1 s
@@ -109,6 +116,7 @@ FEED_GOAL_MS = 1000.0  # a new case appears within 1 s
 @dataclass
 class Options:
     cases: int
+    devices: int
     days: int
     loads: int
     idle_seconds: float
@@ -122,8 +130,11 @@ class Options:
 # --------------------------------------------------------------------------- the city
 
 
-def build_city(url: str, data_dir: Path, secret_key: str, cases: int, days: int) -> dict[str, Any]:
-    """Migrate, build the demo city with ``cases`` bulk cases; return its key and timings."""
+def build_city(
+    url: str, data_dir: Path, secret_key: str, cases: int, days: int, devices: int | None
+) -> dict[str, Any]:
+    """Migrate, build the demo city with ``cases`` bulk cases and ``devices`` sensors (None:
+    the demo's fleet), raise a few alarms; return its key, device figures and timings."""
     from cityops.app import build_runtime
     from cityops.core.config import load_settings
     from cityops.demo.city import build_demo_city
@@ -147,7 +158,12 @@ def build_city(url: str, data_dir: Path, secret_key: str, cases: int, days: int)
 
     try:
         upgrade(runtime.db.engine)
-        credentials = build_demo_city(runtime, days=days, cases=cases, progress=progress)
+        credentials = build_demo_city(
+            runtime, days=days, cases=cases, devices=devices, progress=progress
+        )
+        built = time.perf_counter()
+        alarmed = raise_alarms(runtime, max(2, (devices or 0) // 1000))
+        fleet = device_figures(runtime)
         points = _grid_points(runtime, 400)
     finally:
         runtime.db.engine.dispose()
@@ -155,7 +171,9 @@ def build_city(url: str, data_dir: Path, secret_key: str, cases: int, days: int)
     assert stats is not None
     return {
         "api_key": credentials.api_key,
-        "seconds": time.perf_counter() - started,
+        "seconds": built - started,
+        "alarm_readings": alarmed,
+        "fleet": fleet,
         "by_state": stats.by_state,
         "overdue_open": stats.overdue_open,
         "points": points,
@@ -173,6 +191,50 @@ def _grid_points(runtime: Any, count: int) -> list[tuple[float, float]]:
     with runtime.db.read() as session:
         grids = list(session.scalars(select(Area.geometry).where(Area.level == "grid")))
     return [random_point_in(rng.choice(grids), rng) for _ in range(count)]
+
+
+def raise_alarms(runtime: Any, per_type: int) -> int:
+    """Over-the-line readings for ``per_type`` reporting devices of each type in
+    :data:`ALARM_READINGS`, through the ingester (the rules raise the alarms as for MQTT
+    telemetry); returns how many devices were sent one."""
+    from sqlalchemy import select
+
+    from cityops.devices import service as devices
+    from cityops.devices.models import Device
+
+    now = runtime.clock.now()
+    messages = []
+    with runtime.db.read() as session:
+        for type_code, values in ALARM_READINGS.items():
+            query = (
+                select(Device.id)
+                .where(Device.type_code == type_code, Device.status == "active")
+                .where(Device.offline_after > now)
+                .order_by(Device.id)
+                .limit(per_type)
+            )
+            body = json.dumps({"values": values}).encode()
+            messages.extend((device_id, body, now) for device_id in session.scalars(query))
+    devices.ingest_batch(runtime, messages)
+    return len(messages)
+
+
+def device_figures(runtime: Any) -> dict[str, int]:
+    """The devices in service by health and the open alarms, as the screen's tiles count them."""
+    from cityops.alarms import service as alarms
+    from cityops.core.auth import SYSTEM
+    from cityops.devices import service as devices
+
+    tally = devices.device_tally(runtime, actor=SYSTEM)
+    opened = alarms.open_alarms(runtime, actor=SYSTEM)
+    return {
+        "devices": tally.total,
+        "devices_online": tally.online,
+        "devices_offline": tally.offline,
+        "devices_maintenance": tally.maintenance,
+        "alarms_open": opened.count,
+        "alarm_devices": len(opened.devices),
+    }
 
 
 def db_numbers(url: str, numbers: list[int]) -> int:
@@ -367,11 +429,16 @@ READY = "() => window.__bench.ready()"  # the map's marks and the KPI tiles are 
 COLLECT = "() => window.__bench.collect()"
 
 
-def cold_load(browser: Browser, base: str, token: str) -> dict[str, Any]:
+DEVICES_DRAWN = "() => window.__bench.marks.devices !== undefined"
+
+
+def cold_load(browser: Browser, base: str, token: str, devices: int) -> dict[str, Any]:
     """Open /screen in a fresh context and return the moments (ms from navigation start)."""
     with browser.page(base, token) as page:
         page.goto("/screen", wait_until="commit")
         page.wait_for_function(READY, polling=50)
+        if devices:
+            page.wait_for_function(DEVICES_DRAWN, polling=50)
         found = page.evaluate(COLLECT)
     marks = found["marks"]
     return {
@@ -379,6 +446,8 @@ def cold_load(browser: Browser, base: str, token: str) -> dict[str, Any]:
         "map_idle": found["idle"] if found["idle"] is not None else marks.get("mapReady"),
         "kpis": marks.get("kpis"),
         "kpis_first": marks.get("kpisFirst"),
+        "devices_drawn": marks.get("devices"),
+        "device_count": found["device_count"],
         "fcp": found["paint"].get("first-contentful-paint"),
         "dom_content_loaded": found["dom_content_loaded"],
         "api": found["api"],
@@ -410,6 +479,7 @@ def summarise_loads(loads: list[dict[str, Any]]) -> dict[str, Any]:
         ("map_paint", series("map_painted")),
         ("kpis", series("kpis")),
         ("kpis_first", series("kpis_first")),
+        ("devices_drawn", series("devices_drawn")),
         ("map_idle", series("map_idle")),
         ("fcp", series("fcp")),
     ):
@@ -420,9 +490,13 @@ def summarise_loads(loads: list[dict[str, Any]]) -> dict[str, Any]:
     requests: dict[str, dict[str, list[float]]] = {}
     for load in loads:
         for entry in load["api"]:
-            slot = requests.setdefault(_api_label(entry["url"]), {"end": [], "dur": [], "app": []})
+            slot = requests.setdefault(
+                _api_label(entry["url"]), {"end": [], "dur": [], "app": [], "kb": [], "raw_kb": []}
+            )
             slot["end"].append(entry["end"])
             slot["dur"].append(entry["duration"])
+            slot["kb"].append(entry["bytes"] / 1024)
+            slot["raw_kb"].append(entry["decoded_bytes"] / 1024)
             if entry["server"] is not None:
                 slot["app"].append(entry["server"])
     out["api_p50_ms"] = {
@@ -430,6 +504,8 @@ def summarise_loads(loads: list[dict[str, Any]]) -> dict[str, Any]:
             "done_at": _round(percentile(sorted(slot["end"]), 0.5)),
             "took": _round(percentile(sorted(slot["dur"]), 0.5)),
             "in_app": _round(percentile(sorted(slot["app"]), 0.5)) if slot["app"] else None,
+            "kb": _round(percentile(sorted(slot["kb"]), 0.5)),
+            "raw_kb": _round(percentile(sorted(slot["raw_kb"]), 0.5)),
         }
         for label, slot in sorted(requests.items(), key=lambda kv: min(kv[1]["end"]))
     }
@@ -641,7 +717,6 @@ def run_configuration(
 ) -> dict[str, Any]:
     database = "postgresql" if name == "postgresql" else "sqlite"
     say(f"\n== {name}: {database}, {cases} cases, {options.workers} worker(s)")
-    say(f"  devices: 0 of the {DEVICES_ASKED} asked: {DEVICES_NOTE}")
     secret_key = secrets.token_urlsafe(36)
     with (
         tempfile.TemporaryDirectory(prefix="cityops-screen-") as tmp_name,
@@ -651,8 +726,10 @@ def run_configuration(
         facts = postgres_facts(url) if database == "postgresql" else _sqlite_facts()
         say(f"  database: {facts}")
         say("  building the demo city")
-        city = build_city(url, tmp / "data", secret_key, cases, options.days)
+        devices = options.devices if cases else None
+        city = build_city(url, tmp / "data", secret_key, cases, options.days, devices)
         say(f"  city built in {city['seconds']:.0f} s; states: {city['by_state']}")
+        say(f"  devices: {city['fleet']} ({city['alarm_readings']} sent an alarm reading)")
         env = clean_environment(
             database_url=url,
             data_dir=str(tmp / "data"),
@@ -667,16 +744,20 @@ def run_configuration(
             base = f"http://127.0.0.1:{server.port}"
             say(f"  server pid {server.process.pid} on {base}")
             token, login_paint = log_in(browser, base)
-            cold_load(browser, base, token)  # warm-up: server caches, not counted
+            drawn = city["fleet"]["devices"]
+            cold_load(browser, base, token, drawn)  # warm-up: server caches, not counted
             busy_before = wait_until_quiet(options.quiet_wait)
             say(f"  machine busy before the loads: {busy_before:.0f}% of one CPU")
             loads = []
             for index in range(options.loads):
-                loads.append(cold_load(browser, base, token))
+                loads.append(cold_load(browser, base, token, drawn))
                 last = loads[-1]
+                shown = last["devices_drawn"]
                 say(
                     f"    cold load {index + 1}: map painted {last['map_painted']:.0f} ms,"
-                    f" all KPI tiles {last['kpis']:.0f} ms, map idle {last['map_idle']:.0f} ms"
+                    f" all KPI tiles {last['kpis']:.0f} ms, map idle {last['map_idle']:.0f} ms,"
+                    f" {last['device_count']} devices drawn"
+                    + ("" if shown is None else f" {shown:.0f} ms")
                 )
             pg_pid = pg.pid if pg is not None and database == "postgresql" else None
             live = responsiveness(browser, server, base, token, city, options, pg_pid)
@@ -735,9 +816,8 @@ def summarise(
         "database": database,
         "workers": options.workers,
         "cases": cases,
-        "devices": 0,
-        "devices_asked": DEVICES_ASKED,
-        "devices_note": DEVICES_NOTE,
+        **city["fleet"],
+        "devices_on_map": min((load["device_count"] for load in loads), default=0),
         "city_build_s": round(city["seconds"], 1),
         "open_cases": sum(
             n for s, n in city["by_state"].items()
@@ -786,13 +866,15 @@ def describe(result: dict[str, Any], log_tail: str) -> None:
         f" p99 {ms(result['map_paint_p99_ms'])};"
         f" all KPI tiles p50 {ms(result['kpis_p50_ms'])} p99 {ms(result['kpis_p99_ms'])}"
         f" (first numbers p50 {ms(result['kpis_first_p50_ms'])});"
+        f" {result['devices_on_map']} devices drawn p50 {ms(result['devices_drawn_p50_ms'])};"
         f" map idle p50 {ms(result['map_idle_p50_ms'])}; first contentful paint"
         f" {ms(result['fcp_p50_ms'])}; login page FCP {ms(result['login_fcp_ms'])}"
     )
     for label, figures in result["api_p50_ms"].items():
         say(
             f"      {label:28s} done at {ms(figures['done_at']):>8s},"
-            f" took {ms(figures['took']):>8s}, in the app {ms(figures['in_app']):>8s}"
+            f" took {ms(figures['took']):>8s}, in the app {ms(figures['in_app']):>8s},"
+            f" {figures['kb']} KiB ({figures['raw_kb']} KiB uncompressed)"
         )
     for name in ("idle", "under_load"):
         w = result[name]
@@ -832,8 +914,13 @@ def describe(result: dict[str, Any], log_tail: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="10,000 cases, 10 s of load")
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 cases, 1,000 devices, 10 s of load"
+    )
     parser.add_argument("--cases", type=int, help="cases in the city (100000; 10000 --quick)")
+    parser.add_argument(
+        "--devices", type=int, help="devices in the city (10000; 1000 with --quick)"
+    )
     parser.add_argument("--days", type=int, default=90, help="days the cases span (90)")
     parser.add_argument("--loads", type=int, help="cold page loads (7; 3 with --quick)")
     parser.add_argument("--seconds", type=float, help="load duration (30; 10 with --quick)")
@@ -860,6 +947,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if (args.cases is not None and args.cases < 1) or args.rate <= 0 or args.days < 1:
         parser.error("--cases, --rate and --days must be positive")
+    if args.devices is not None and not 0 <= args.devices <= 50_000:
+        parser.error("--devices must be between 0 and 50000 (one inventory import)")
     if (args.loads is not None and args.loads < 1) or (
         args.seconds is not None and args.seconds <= 0
     ):
@@ -871,6 +960,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = Options(
         cases=args.cases or (10_000 if args.quick else 100_000),
+        devices=(1_000 if args.quick else 10_000) if args.devices is None else args.devices,
         days=args.days,
         loads=args.loads or (3 if args.quick else 7),
         idle_seconds=5.0 if args.quick else 10.0,

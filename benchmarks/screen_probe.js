@@ -1,7 +1,7 @@
 // Injected into every page of the command-screen benchmark before the app's own scripts
 // (Playwright add_init_script). Records, in page time (performance.now(), ms since navigation):
-//   - when the KPI tiles first show numbers and when the map reports ready, each taken after
-//     the next paint (requestAnimationFrame, then a message: the frame has been produced);
+//   - when the KPI tiles first show numbers, when the map has its devices (data-devices) and
+//     when it reports ready, each taken after the next paint (requestAnimationFrame, then a message: the frame has been produced);
 //   - frame gaps (requestAnimationFrame), long tasks, event timing entries, the latency of
 //     clicks on the language switch (input time stamp → after the paint showing the change);
 //   - when each case number first appears in the live feed and on the map (the map's
@@ -44,6 +44,13 @@
         values.every((text) => text !== "" && text !== "…" && text !== "...")) {
       marks.kpisDom = now();
       afterPaint((at) => (marks.kpis = at));
+    }
+    // The device layer handed to the map (its data-devices count set), then painted.
+    const map = document.querySelector("[data-testid=city-map]");
+    if (marks.devicesDom === undefined && map && Number(map.getAttribute("data-devices")) > 0) {
+      marks.devicesDom = now();
+      bench.deviceCount = Number(map.getAttribute("data-devices"));
+      afterPaint((at) => (marks.devices = at));
     }
     if (marks.mapReadyDom === undefined &&
         document.querySelector('[data-testid=city-map][data-map-ready=true]')) {
@@ -88,7 +95,7 @@
     childList: true,
     characterData: true,
     attributes: true,
-    attributeFilter: ["data-case-number", "data-map-ready", "data-live-cases"],
+    attributeFilter: ["data-case-number", "data-map-ready", "data-live-cases", "data-devices"],
   });
 
   // --- responsiveness ------------------------------------------------------------------
@@ -151,9 +158,11 @@
         duration: entry.duration,
         server: (entry.serverTiming.find((timing) => timing.name === "app") || {}).duration ?? null,
         bytes: entry.encodedBodySize,
+        decoded_bytes: entry.decodedBodySize,
       }));
     return {
       marks: bench.marks,
+      device_count: bench.deviceCount ?? 0,
       painted: mark(PAINTED),
       idle: mark(IDLE),
       paint: Object.fromEntries(
