@@ -3,7 +3,8 @@ online/offline/maintenance counts, scoped like the device list.
 
 One query for the rows (through the scope's index), one aggregate for the counts; reference
 data (the device types) comes from the per-process cache. Nothing ships a device object: a
-device is ``[id, lon, lat, type index, status]``.
+device is ``[id, lon, lat, type index, status]``, and the rows are not validated again once
+read (10,000 devices: about 0.5 MB of JSON).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def device_rows(rt: Runtime, *, actor: Actor, filters: DeviceFilter, limit: int)
                 )
             )
         out.append([device_id, round(lon, 6), round(lat, 6), slot, status])
-    return DeviceRows(
+    # Built from the query's own typed columns: not validated again (tens of thousands of
+    # rows through pydantic took most of the request's time).
+    return DeviceRows.model_construct(
         columns=["id", "lon", "lat", "type", "status"],
         types=refs,
         devices=out,

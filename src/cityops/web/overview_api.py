@@ -3,9 +3,10 @@ and the device layer (devices with their health and open alarms)."""
 
 from __future__ import annotations
 
+import gzip
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cityops.alarms import service as alarms
@@ -91,15 +92,46 @@ class DeviceCounts(BaseModel):
 def device_layer(
     rt: RuntimeDep,
     actor: CurrentActor,
+    request: Request,
     type: Annotated[str | None, Query(max_length=32)] = None,
     department: Annotated[str | None, Query(max_length=64)] = None,
     district: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=50_000)] = 20_000,
-) -> DeviceLayer:
+) -> Response:
     """The devices you may see (``devices.read``, scoped like ``GET /api/v1/devices``) with
     their status, for the command screen's map: one query for the devices, one for the open
-    alarms."""
+    alarms. Gzip-compressed for clients that accept it (10,000 devices: about 0.5 MB of JSON,
+    a fifth of that compressed)."""
     filters = DeviceFilter(type=type, department=department, district=district)
+    layer = _layer(rt, actor, filters, limit)
+    # Serialised once, straight from the rows (a returned model would be validated again).
+    body = layer.model_dump_json().encode()
+    headers = {"Vary": "Accept-Encoding"}
+    if len(body) >= GZIP_MIN_BYTES and _accepts_gzip(request.headers.get("accept-encoding")):
+        body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+        headers["Content-Encoding"] = "gzip"
+    return Response(content=body, media_type="application/json", headers=headers)
+
+
+GZIP_MIN_BYTES = 4096
+GZIP_LEVEL = 5  # most of level 9's saving on these rows at a fraction of its time
+
+
+def _accepts_gzip(header: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` header allows gzip (``gzip`` listed without ``q=0``)."""
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().lower().removeprefix("q=").strip()
+            try:
+                return not quality or float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _layer(rt: RuntimeDep, actor: CurrentActor, filters: DeviceFilter, limit: int) -> DeviceLayer:
+    """The layer as a model, built without validating its rows again."""
     rows = devices.device_rows(rt, actor=actor, filters=filters, limit=limit)
     alarmed = _alarmed(rt, actor)
     for row in rows.devices:
@@ -107,7 +139,7 @@ def device_layer(
         if severity is not None:
             row[4] = "alarm"
         row.append(severity)
-    return DeviceLayer(
+    return DeviceLayer.model_construct(
         columns=[*rows.columns, "severity"],
         statuses=["online", "offline", "maintenance", "alarm"],
         types=rows.types,

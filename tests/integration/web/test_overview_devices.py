@@ -12,6 +12,10 @@ import pytest
 
 from cityops.app import connect_perception
 from cityops.core.runtime import Runtime
+from cityops.demo.geography import synthetic_city
+from cityops.demo.places import CityMap
+from cityops.demo.sensors import install_sensors
+from cityops.web.overview_api import _accepts_gzip
 from factories.alarms import water_rule
 from factories.api import Api, error, fields
 from factories.devices import OTHER_DISTRICT, make_device, send
@@ -140,3 +144,55 @@ def test_roles_without_devices_read_are_refused(api: Api, url: str, who: str) ->
 @pytest.mark.parametrize("url", [LAYER, COUNTS])
 def test_anonymous_is_refused(api: Api, url: str) -> None:
     assert error(api.get(None, url), 401)["code"] == "not_authenticated"
+
+
+def _fleet(rt: Runtime, total: int) -> None:
+    """``total`` devices of the demo's types over the test city, most reporting."""
+    install_sensors(rt, CityMap(synthetic_city()), seed=5, now=rt.clock.now(), devices_total=total)
+
+
+def test_a_large_layer_is_gzipped_for_clients_that_accept_it(rt: Runtime, api: Api) -> None:
+    _fleet(rt, 300)
+    headers = api.headers("operator")
+    plain = api.client.get(LAYER, headers={**headers, "Accept-Encoding": "identity"})
+    assert plain.status_code == 200
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["content-type"] == "application/json"
+    packed = api.client.get(LAYER, headers={**headers, "Accept-Encoding": "br, gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+    assert packed.json() == plain.json()  # the same layer, decoded by the client
+    body = plain.json()
+    assert len(body["devices"]) == 300
+    assert all(len(row) == len(body["columns"]) for row in body["devices"])
+    refused = api.client.get(LAYER, headers={**headers, "Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+    assert refused.json() == body
+
+
+def test_a_small_layer_goes_uncompressed(rt: Runtime, actor: ActorFn, api: Api) -> None:
+    _city(rt, actor)
+    answer = api.client.get(LAYER, headers={**api.headers("operator"), "Accept-Encoding": "gzip"})
+    assert answer.status_code == 200
+    assert "content-encoding" not in answer.headers  # under GZIP_MIN_BYTES
+    assert len(_status(answer.json())) == 5
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("gzip; q=0.0", False),
+        ("gzip;q=nonsense", False),
+        ("identity", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_which_accept_encodings_get_gzip(header: str | None, gzip: bool) -> None:
+    assert _accepts_gzip(header) is gzip
