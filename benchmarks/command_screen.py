@@ -446,7 +446,11 @@ def cold_load(browser: Browser, base: str, token: str, devices: int) -> dict[str
         "map_idle": found["idle"] if found["idle"] is not None else marks.get("mapReady"),
         "kpis": marks.get("kpis"),
         "kpis_first": marks.get("kpisFirst"),
-        "devices_drawn": marks.get("devices"),
+        # The device layer in the map's hands and the map drawn (a layer that arrives before
+        # the map has loaded is drawn with its first frame).
+        "devices_drawn": None
+        if marks.get("devices") is None or found["painted"] is None
+        else max(marks["devices"], found["painted"]),
         "device_count": found["device_count"],
         "fcp": found["paint"].get("first-contentful-paint"),
         "dom_content_loaded": found["dom_content_loaded"],
