@@ -91,7 +91,7 @@ def install_sensors(
             received = now - timedelta(hours=rng.uniform(20, 30))
         else:
             received = now - timedelta(seconds=rng.uniform(0, kind.interval_seconds))
-        messages.append((device_id, _payload(kind, rng), received))
+        messages.append((device_id, everyday_payload(kind, rng), received))
     for start in range(0, len(messages), INGEST_BATCH):
         devices.ingest_batch(rt, messages[start : start + INGEST_BATCH])
     return SensorStats(devices=report.created, reporting=len(messages) - silent, silent=silent)
@@ -119,7 +119,9 @@ def _inventory(
     return out.getvalue().encode(), installed
 
 
-def _payload(kind: DeviceTypeOut, rng: random.Random) -> bytes:
+def everyday_payload(kind: DeviceTypeOut, rng: random.Random) -> bytes:
+    """A message of everyday values of each of the type's metrics (battery and signal for
+    battery-powered types), as ``{"values": {…}}``."""
     values = {}
     for metric in kind.metrics:
         if metric.common and kind.code not in BATTERY_POWERED:
