@@ -6,9 +6,9 @@ For each configuration the benchmark builds the Changsha demo city into a fresh 
 demo``, N cases over 90 days written in bulk, D sensors of the demo's eight types spread over
 the grids through the inventory import, their latest readings through the ingester: about 8 %
 silent (offline), 2 % in maintenance; those heard send their next reading once the city is
-built, as a live fleet would have meanwhile), then sends over-the-line readings for a few water-level
-gauges and air-quality stations through the same ingester so the demo's rules raise alarms
-(and the water alarms open cases), and starts the real server (``uvicorn --factory
+built, as a live fleet would have meanwhile), then sends over-the-line readings for a few
+water-level gauges and air-quality stations through the same ingester so the demo's rules
+raise alarms (and the water alarms open cases), and starts the real server (``uvicorn --factory
 cityops.app:create_app``, production profile, scheduler off) as a separate process and drives
 Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/e2e):
 
