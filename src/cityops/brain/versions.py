@@ -113,8 +113,9 @@ def catalogue_tree(rt: Runtime) -> list[tuple[str, ...]]:
 
 
 def training_set(rt: Runtime) -> TrainingSet:
-    """The city's own cases: those a person categorised (the settled labelled examples win over
-    the case's category), the texts of reports without one as unlabelled, the catalogue tree."""
+    """The city's own cases, the newest ``CITYOPS_BRAIN_RETRAIN_MAX``: those a person
+    categorised (the settled labelled examples win over the case's category), the texts of
+    reports without one as unlabelled, the catalogue tree."""
     settled: dict[uuid.UUID, str] = {}
     doubted: set[uuid.UUID] = set()
     with rt.db.read() as session:
@@ -133,7 +134,7 @@ def training_set(rt: Runtime) -> TrainingSet:
     known = {c.code for c in cases.list_categories(rt) if c.parent_code is not None}
     labelled: list[training.Example] = []
     unlabelled: list[tuple[str, str]] = []
-    for case_id, title, text, code in cases.training_texts(rt):
+    for case_id, title, text, code in cases.training_texts(rt, limit=rt.settings.brain_retrain_max):
         if case_id in doubted:
             continue
         given = settled.get(case_id, code)

@@ -239,10 +239,13 @@ def present_cases(rt: Runtime, actor: Actor, cases: list[Case]) -> list[CaseOut]
         return present_many(session, actor, cases)
 
 
-def training_texts(rt: Runtime) -> list[tuple[uuid.UUID, str, str, str | None]]:
-    """Every case's id, title, text and the category code a person set or confirmed (by
+def training_texts(
+    rt: Runtime, *, limit: int | None = None
+) -> list[tuple[uuid.UUID, str, str, str | None]]:
+    """The cases' ids, titles, texts and the category code a person set or confirmed (by
     registering or dispatching it), else ``None`` (for retraining the classifier: the cases
-    without a person's category are its unlabelled text)."""
+    without a person's category are its unlabelled text); the newest ``limit`` cases, oldest
+    first."""
     by_person = exists().where(
         CaseEvent.case_id == Case.id,
         CaseEvent.action.in_(("register", "dispatch")),
@@ -251,11 +254,12 @@ def training_texts(rt: Runtime) -> list[tuple[uuid.UUID, str, str, str | None]]:
     query = (
         select(Case.id, Case.title, Case.description, Category.code, by_person)
         .outerjoin(Category, Category.id == Case.category_id)
-        .order_by(Case.created_at, Case.id)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(limit)
     )
     with rt.db.read() as session:
         rows = session.execute(query).all()
     return [
         (case_id, title, text, code if code is not None and person else None)
-        for case_id, title, text, code, person in rows
+        for case_id, title, text, code, person in reversed(rows)
     ]

@@ -84,9 +84,11 @@ class Settings(BaseSettings):
     auto_dispatch_threshold: float = Field(default=0.85, ge=0, le=1)
     triage_sweep_seconds: float = Field(default=60.0, gt=0)
     # Model lifecycle: retrain every N hours (0 = off); the API trains at most this many
-    # messages in the request, more in the background (docs/brain.md, Model lifecycle).
+    # messages in the request, more in the background; a retraining reads the newest
+    # brain_retrain_max cases (docs/brain.md, Model lifecycle).
     brain_retrain_hours: float = Field(default=24.0, ge=0)
     brain_retrain_sync_max: int = Field(default=3000, ge=0)
+    brain_retrain_max: int = Field(default=20_000, ge=10, le=1_000_000)
     demo_password: str | None = None
     demo_api_key: str | None = None
     log_level: str = "INFO"

@@ -288,3 +288,22 @@ def test_runs_are_read_by_model_managers_only(rt: Runtime, actor: ActorFn) -> No
         with pytest.raises(PermissionDenied):
             versions.list_runs(rt, actor=actor(who), params=_page())
     assert versions.list_runs(rt, actor=actor("dataofficer"), params=_page()).total == 0
+
+
+def test_a_retraining_reads_the_newest_cases_only(
+    rt: Runtime, actor: ActorFn, clock: FrozenClock
+) -> None:
+    """A city with years of history trains on its newest CITYOPS_BRAIN_RETRAIN_MAX cases."""
+    history(rt, actor, per_code=8)
+    clock.advance(hours=1)
+    quiet_duplicates(rt)
+    newest = [report(rt, actor, category=None, description=f"第{n}处路面坑洼") for n in range(12)]
+    everything = cases.training_texts(rt)
+    rt.settings = rt.settings.model_copy(update={"brain_retrain_max": 20})
+    kept = cases.training_texts(rt, limit=rt.settings.brain_retrain_max)
+    assert len(everything) == 36
+    assert kept == everything[-20:]
+    assert {case_id for case_id, *_ in kept} >= {case.id for case in newest}
+    found = versions.training_set(rt)
+    assert len(found.unlabelled) == 12
+    assert len(found.labelled) + sum(found.left_out.values()) == 8  # the rest of the 20
