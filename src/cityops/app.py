@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 
 from fastapi import FastAPI
@@ -33,7 +33,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices import api as devices_api
 from cityops.devices import service as devices
 from cityops.devices import tasks as devices_tasks
-from cityops.devices.events import ReadingsStored
+from cityops.devices.events import DeviceReadings, ReadingsStored
 from cityops.org import api as org_api
 from cityops.web import audit_api, live_api, overview_api
 from cityops.web.app import create_web_app
@@ -81,10 +81,10 @@ class DeviceDirectory:
         return devices.type_metric_codes(self.runtime, type_code)
 
 
-def alarm_samples(event: ReadingsStored) -> list[alarms.Sample]:
+def alarm_samples(stored: Iterable[DeviceReadings]) -> list[alarms.Sample]:
     """A stored batch as the rules read it: each device's readings grouped by their time."""
     samples: list[alarms.Sample] = []
-    for readings in event.devices:
+    for readings in stored:
         at: dict[int, dict[str, float]] = defaultdict(dict)
         for reading in readings.samples:
             at[reading.ts][reading.metric] = reading.value
@@ -108,7 +108,11 @@ def connect_perception(runtime: Runtime) -> None:
     alarms.attach(runtime, directory)
 
     def evaluate(event: ReadingsStored) -> None:
-        alarms.evaluate(runtime, alarm_samples(event), directory)
+        # Only the readings of device types that have rules (in a city most have none).
+        watched = alarms.watched_device_types(runtime, {d.type_code for d in event.devices})
+        stored = [d for d in event.devices if d.type_code in watched]
+        if stored:
+            alarms.evaluate(runtime, alarm_samples(stored), directory)
 
     runtime.db.bus.subscribe(ReadingsStored, evaluate)
     runtime.caches["mqtt.ingest_handler"] = lambda batch: devices.ingest_batch(

@@ -10,19 +10,22 @@ is stored once; the batch has committed when the function returns.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Column, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from cityops.core.config import Settings
 from cityops.core.db.engine import Transaction
+from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
 from cityops.devices import events, rollups
 from cityops.devices.directory import device_types
@@ -45,6 +48,7 @@ READINGS: Table = Reading.__table__  # type: ignore[assignment]
 LATEST: Table = LatestValue.__table__  # type: ignore[assignment]
 REJECTIONS: Table = Rejection.__table__  # type: ignore[assignment]
 DEVICES: Table = Device.__table__  # type: ignore[assignment]
+HEALTH_EVENTS: Table = HealthEvent.__table__  # type: ignore[assignment]
 Message = tuple[str, bytes, datetime]
 
 
@@ -218,14 +222,11 @@ def _devices(session: Session, ids: set[str]) -> dict[str, Known]:
 def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batch) -> None:
     session = tx.session
     now = rt.clock.now()
-    readings = [
-        {"device_id": d, "metric": s.metric, "ts": s.ts, "value": s.value}
-        for d, samples in batch.samples.items()
-        for s in samples
-    ]
-    if readings:
-        _insert(session, READINGS, readings, conflict="nothing")
-        _insert(session, LATEST, _newest(batch), conflict="latest")
+    if any(batch.samples.values()):
+        sql = _statements(session)
+        readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
+        _execute_many(session, sql.readings, readings)
+        _execute_many(session, sql.latest, _newest(batch))
         late = rollups.dirty_rows(
             ((d, s.ts) for d, samples in batch.samples.items() for s in samples), to_ms(now)
         )
@@ -253,37 +254,70 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
         tx.emit(events.ReadingsStored(received_at=max(batch.seen.values()), devices=stored))
 
 
-def _newest(batch: _Batch) -> list[dict[str, Any]]:
+def _newest(batch: _Batch) -> list[tuple[str, str, int, float]]:
     """One row per (device, metric): the newest sample of the batch (an upsert statement may
     not touch a row twice)."""
     newest: dict[tuple[str, str], Sample] = {}
     for device_id, samples in batch.samples.items():
         for sample in samples:
             key = (device_id, sample.metric)
-            if key not in newest or sample.ts >= newest[key].ts:
+            found = newest.get(key)
+            if found is None or sample.ts >= found.ts:
                 newest[key] = sample
-    return [
-        {"device_id": d, "metric": m, "ts": s.ts, "value": s.value} for (d, m), s in newest.items()
-    ]
+    return [(d, m, s.ts, s.value) for (d, m), s in newest.items()]
+
+
+class _Statements(NamedTuple):
+    """The hot path's statements as the driver reads them: compiled once per dialect and
+    run with ``executemany`` over plain tuples (no per-row parameter processing)."""
+
+    readings: str
+    latest: str
+    seen: str
+
+
+@functools.cache
+def _compiled(dialect: str) -> _Statements:
+    mark = "%s" if dialect == "postgresql" else "?"
+    values = f"({mark}, {mark}, {mark}, {mark})"
+    # Only the module's own table names and placeholders go into the text.
+    readings, latest, devices = READINGS.name, LATEST.name, DEVICES.name
+    return _Statements(
+        readings=(
+            f"INSERT INTO {readings} (device_id, metric, ts, value) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (device_id, metric, ts) DO NOTHING"
+        ),
+        latest=(
+            f"INSERT INTO {latest} (device_id, metric, ts, value) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (device_id, metric) DO UPDATE SET ts = excluded.ts, "
+            f"value = excluded.value WHERE excluded.ts >= {latest}.ts"
+        ),
+        seen=(
+            f"UPDATE {devices} SET last_seen_at = {mark}, offline_after = {mark}, "  # noqa: S608
+            f"online = {mark} WHERE id = {mark} "
+            f"AND (last_seen_at IS NULL OR last_seen_at <= {mark})"
+        ),
+    )
+
+
+def _statements(session: Session) -> _Statements:
+    return _compiled(session.get_bind().dialect.name)
+
+
+def _execute_many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``executemany`` on the connection of the session's transaction."""
+    if rows:
+        session.connection().exec_driver_sql(sql, list(rows))
 
 
 def _insert(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: str) -> None:
-    """A multi-row INSERT … ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    """INSERT … ON CONFLICT of the rarer rows (rejections, late hours; SQLite and PostgreSQL
+    spell it alike)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
     keys = [c.name for c in table.primary_key.columns]
     if conflict == "nothing":
         session.execute(statement.on_conflict_do_nothing(index_elements=keys), rows)
-    elif conflict == "latest":
-        excluded = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=keys,
-                set_={"ts": excluded.ts, "value": excluded.value},
-                where=excluded.ts >= table.c.ts,
-            ),
-            rows,
-        )
     else:
         excluded = statement.excluded
         session.execute(
@@ -313,29 +347,38 @@ def _mark_seen(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _
     if not batch.seen:
         return
     intervals = rt.settings.device_offline_intervals
-    types = device_types(tx.session)
+    session = tx.session
+    types = device_types(session)
+    dialect = session.get_bind().dialect
+    moment = _bind(DEVICES.c.last_seen_at, dialect)
+    flag = _bind(DEVICES.c.online, dialect)
     rows = []
+    came_online = []
     for device_id, seen in batch.seen.items():
         device = devices[device_id]
         interval = types[device.type_code].interval_seconds
         if device.online and not _worth_writing(device.last_seen_at, seen, interval):
             continue
         limit = offline_after(seen, interval, intervals)
-        rows.append({"b_id": device_id, "b_seen": seen, "b_limit": limit})
+        at = moment(seen)
+        rows.append((at, moment(limit), flag(True), device_id, at))
         if not device.online:
-            tx.session.add(HealthEvent(device_id=device_id, at=seen, kind="online", data={}))
+            came_online.append(
+                {"id": new_id(), "device_id": device_id, "at": seen, "kind": "online", "data": {}}
+            )
             tx.emit(
                 events.DeviceCameOnline(device_id, device.type_code, device.department_id, seen)
             )
-    if not rows:
-        return
-    table = DEVICES
-    statement = (
-        update(table)
-        .where(
-            table.c.id == bindparam("b_id"),
-            or_(table.c.last_seen_at.is_(None), table.c.last_seen_at <= bindparam("b_seen")),
-        )
-        .values(last_seen_at=bindparam("b_seen"), offline_after=bindparam("b_limit"), online=True)
-    )
-    tx.session.execute(statement, rows)
+    if came_online:
+        session.execute(insert(HEALTH_EVENTS), came_online)
+    _execute_many(session, _statements(session).seen, rows)
+
+
+def _bind(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """The column type's conversion of a Python value for the driver (identity if none)."""
+    process = column.type.bind_processor(dialect)
+    return process if process is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from cityops.devices.catalogue import MetricSpec
 
@@ -61,9 +61,9 @@ class Limits:
     max_bytes: int = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One accepted reading: metric, time (epoch milliseconds) and value."""
+class Sample(NamedTuple):
+    """One accepted reading: metric, time (epoch milliseconds) and value (a tuple: a batch
+    makes thousands, and the readings insert takes them as they are)."""
 
     metric: str
     ts: int

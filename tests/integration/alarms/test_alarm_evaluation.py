@@ -264,3 +264,33 @@ def test_a_batch_costs_the_same_statements_for_few_devices_or_many(
         )
     assert page.total == len(gauges)
     assert len(small) == len(large), "\n".join(large)
+
+
+def test_readings_no_rule_watches_cost_one_query_and_write_nothing(
+    rt: Runtime, actor: ActorFn
+) -> None:
+    water_rule(rt, actor)
+    asked: list[list[str]] = []
+
+    class Directory(StaticDevices):
+        def device_info(self, device_ids: Any) -> Any:
+            asked.append(sorted(device_ids))
+            return super().device_info(device_ids)
+
+    meter = replace(GAUGE, device_id="nm-000001", type="noise_meter")
+    feed = Feed(rt, Directory([GAUGE, meter], types={WATER: {"level"}, "noise_meter": {"db"}}))
+    now = feed.at(0)
+    with count_statements(rt) as statements:
+        report = feed.batch(Sample(meter.device_id, "noise_meter", now, {"db": 90.0}))
+    assert (report.samples, report.skipped, report.raised) == (1, 1, [])
+    assert asked == []
+    queries = [s for s in statements if "SAVEPOINT" not in s]  # the test's own transactions
+    assert len(queries) == 1, queries
+    assert queries[0].lstrip().upper().startswith("SELECT")
+    # With a watched device in the batch, only that device is looked up.
+    report = feed.batch(
+        Sample(meter.device_id, "noise_meter", now, {"db": 90.0}),
+        Sample(GAUGE.device_id, WATER, now, {"level": 0.9}),
+    )
+    assert (report.samples, report.skipped, len(report.raised)) == (2, 1, 1)
+    assert asked == [[GAUGE.device_id]]
