@@ -486,9 +486,10 @@ def start_workers(
 
 def warm_up(broker: Broker, accounts: Accounts, db: Database, config: int, workers: int) -> None:
     base = _base(config) - 60_000
-    deadline = time.monotonic() + 90
+    # A round published before a new worker has subscribed is lost: each round waits 30 s.
     for _ in range(3):
         publish_stream(broker, accounts, 20 * workers, base)
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if stored_points(db, base, base + 1000) >= 20 * workers * METRICS:
                 return
