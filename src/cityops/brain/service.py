@@ -147,10 +147,19 @@ def _dispatch(rt: Runtime, case: CaseOut, top: Suggestion, model: str) -> tuple[
 
 
 def triage_case(rt: Runtime, *, case_id: uuid.UUID) -> TriageOut:
-    """Classify a report, store the suggestions and, when sure, dispatch it (once per case)."""
-    stored = _stored(rt, case_id)
-    if stored is not None:
-        return stored
+    """Classify a report, store the suggestions and, when sure, dispatch it (once per case);
+    what was stored."""
+    _triage(rt, case_id)
+    out = _stored(rt, case_id)
+    assert out is not None
+    return out
+
+
+def _triage(rt: Runtime, case_id: uuid.UUID) -> None:
+    """:func:`triage_case` without reading back what it stored (the path of every report)."""
+    with rt.db.read() as session:
+        if session.scalar(select(Triage.id).where(Triage.case_id == case_id)) is not None:
+            return
     case = cases.get_case(rt, actor=SYSTEM, case_id=case_id)
     classifier = current_classifier(rt)
     model = model_name(classifier)
@@ -176,9 +185,6 @@ def triage_case(rt: Runtime, *, case_id: uuid.UUID) -> TriageOut:
             )
     except IntegrityError:  # triaged meanwhile by another worker: theirs stands
         pass
-    out = _stored(rt, case_id)
-    assert out is not None
-    return out
 
 
 def _stored(rt: Runtime, case_id: uuid.UUID) -> TriageOut | None:
@@ -245,7 +251,7 @@ def sweep(rt: Runtime) -> int:
 
 def _safely(rt: Runtime, case_id: uuid.UUID) -> None:
     try:
-        triage_case(rt, case_id=case_id)
+        _triage(rt, case_id)
     except Exception:  # one bad case must not stop the sweep or the request that reported it
         log.exception("triage of case %s failed", case_id)
 

@@ -21,6 +21,7 @@ from cityops.cases.models import CalendarDay, Category, CategoryRoute
 from cityops.cases.schemas import CategoryIn, CategoryOut, CategoryUpdate, RouteOut
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor
+from cityops.core.cache import cached
 from cityops.core.errors import NotFound, duplicate, invalid
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
@@ -34,19 +35,35 @@ def _out(category: Category, codes: dict[uuid.UUID, str]) -> CategoryOut:
     return out
 
 
+CATEGORY_LIST = "cases.category_list"
+
+
+def _load_list(session: Session) -> tuple[CategoryOut, ...]:
+    rows = session.scalars(select(Category).order_by(Category.sort_order, Category.code)).all()
+    codes = {c.id: c.code for c in rows}
+    return tuple(_out(c, codes) for c in rows)
+
+
 def list_categories(rt: Runtime, *, include_inactive: bool = False) -> list[CategoryOut]:
-    """The category tree as a flat list, groups before their leaves (public reference data)."""
+    """The category tree as a flat list, groups before their leaves (public reference data,
+    read on every intake and triage: kept per process like the category directory, and
+    copied so that a caller's change stays its own)."""
     with rt.db.read() as session:
-        rows = session.scalars(select(Category).order_by(Category.sort_order, Category.code)).all()
-        codes = {c.id: c.code for c in rows}
-        return [_out(c, codes) for c in rows if include_inactive or c.active]
+        everything = cached(session, CATEGORY_LIST, _load_list)
+    return [c.model_copy() for c in everything if include_inactive or c.active]
+
+
+def _forget(rt: Runtime) -> None:
+    """After a change to categories or their routes commits: every cached view of them."""
+    rt.db.snapshots.invalidate(CATEGORIES)
+    rt.db.snapshots.invalidate(CATEGORY_LIST)
 
 
 def create_category(rt: Runtime, *, actor: Actor, data: CategoryIn) -> CategoryOut:
     """Add a category; a leaf (with a parent) needs time limits."""
     actor.require(Perm.categories_manage)
     with rt.db.transaction() as tx:
-        tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
+        tx.after_commit(lambda: _forget(rt))
         session = tx.session
         if session.scalar(select(Category.id).where(Category.code == data.code)):
             raise duplicate("code", f"category {data.code!r} already exists")
@@ -99,7 +116,7 @@ def update_category(rt: Runtime, *, actor: Actor, code: str, data: CategoryUpdat
     """Change names, time limits, department kind, keywords or whether it is in use."""
     actor.require(Perm.categories_manage)
     with rt.db.transaction() as tx:
-        tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
+        tx.after_commit(lambda: _forget(rt))
         category = tx.session.scalar(select(Category).where(Category.code == code))
         if category is None:
             raise NotFound("category", code)
@@ -150,7 +167,7 @@ def set_route(
     """Make ``department_code`` responsible for ``category_code`` inside ``area_code``."""
     actor.require(Perm.categories_manage)
     with rt.db.transaction() as tx:
-        tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
+        tx.after_commit(lambda: _forget(rt))
         session = tx.session
         category = session.scalar(select(Category).where(Category.code == category_code))
         if category is None:
@@ -230,7 +247,7 @@ def clear_route(rt: Runtime, *, actor: Actor, category_code: str, area_code: str
     """Drop the route of a category in an area (dispatch falls back to the wider rules)."""
     actor.require(Perm.categories_manage)
     with rt.db.transaction() as tx:
-        tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
+        tx.after_commit(lambda: _forget(rt))
         session = tx.session
         category = session.scalar(select(Category).where(Category.code == category_code))
         if category is None:
@@ -300,7 +317,7 @@ def import_default_catalogue(
     catalogue = catalogue or load_default_catalogue()
     added = 0
     with rt.db.transaction() as tx:
-        tx.after_commit(lambda: rt.db.snapshots.invalidate(CATEGORIES))
+        tx.after_commit(lambda: _forget(rt))
         known = {c.code: c for c in tx.session.scalars(select(Category))}
         now = rt.clock.now()
         for order, seed in enumerate([*catalogue.groups, *catalogue.leaves]):
