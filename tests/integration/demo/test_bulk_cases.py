@@ -15,20 +15,18 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
-from cityops.app import build_runtime
 from cityops.cases import service as cases
 from cityops.cases.models import Case, CaseEvent
 from cityops.cases.schemas import CaseIn
 from cityops.cases.schemas import Point as Location
-from cityops.core.config import Settings
 from cityops.core.errors import ValidationFailed
 from cityops.core.runtime import Runtime
 from cityops.demo.bulk import bulk_cases
 from cityops.demo.city import build_demo_city
 from cityops.demo.history import STATES
-from cityops.migrations import upgrade
 from cityops.org import service as org
 from cityops.org.models import Area
+from factories.demo import blank_runtime, cheap_hashing
 
 DONE = {"closed", "evaluated", "rejected", "merged", "cancelled"}
 STAGE_DUE = {
@@ -195,37 +193,13 @@ def test_bad_arguments_are_refused(rt: Runtime) -> None:
 
 
 def test_an_empty_database_is_refused(tmp_path: Path) -> None:
-    runtime = build_runtime(
-        Settings(
-            data_dir=tmp_path,
-            database_url=f"sqlite:///{tmp_path}/empty.sqlite3",
-            run_scheduler=False,
-        )
-    )
-    upgrade(runtime.db.engine)
-    try:
-        with pytest.raises(ValueError, match="no grids"):
-            bulk_cases(runtime, count=10)
-    finally:
-        runtime.db.engine.dispose()
+    with blank_runtime(tmp_path) as runtime, pytest.raises(ValueError, match="no grids"):
+        bulk_cases(runtime, count=10)
 
 
 def test_the_demo_city_takes_a_case_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from argon2 import PasswordHasher
-
-    from cityops.core import auth
-
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    runtime = build_runtime(
-        Settings(
-            data_dir=tmp_path,
-            database_url=f"sqlite:///{tmp_path}/demo.sqlite3",
-            run_scheduler=False,
-            demo_password="demo-pass-123",
-        )
-    )
-    upgrade(runtime.db.engine)
-    try:
+    cheap_hashing(monkeypatch)
+    with blank_runtime(tmp_path, demo_password="demo-pass-123") as runtime:
         with pytest.raises(ValidationFailed) as refused:
             build_demo_city(runtime, days=0, cases=10)
         assert refused.value.fields[0].field == "cases"
@@ -235,5 +209,3 @@ def test_the_demo_city_takes_a_case_count(tmp_path: Path, monkeypatch: pytest.Mo
         assert "History:   300 cases" in credentials.describe(runtime.settings)
         assert len(_rows(runtime)) == 300
         assert build_demo_city(runtime, days=7, cases=300).stats is None  # kept as it is
-    finally:
-        runtime.db.engine.dispose()

@@ -8,12 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
-from cityops.app import build_runtime
-from cityops.core.config import Settings
 from cityops.core.errors import ValidationFailed
 from cityops.core.runtime import Runtime
 from cityops.demo.city import build_demo_city
@@ -21,9 +18,9 @@ from cityops.demo.geography import synthetic_city
 from cityops.demo.places import CityMap
 from cityops.demo.sensors import FLEET, MAX_DEVICES, fleet, install_sensors
 from cityops.devices.models import Device, LatestValue
-from cityops.migrations import upgrade
 from cityops.org.models import Area
 from factories.api import Api
+from factories.demo import blank_runtime, cheap_hashing
 
 TYPE_OF_PREFIX = {prefix: code for code, (_, prefix) in FLEET.items()}
 
@@ -86,21 +83,8 @@ def test_a_large_fleet_goes_in_through_the_import_and_the_ingester(rt: Runtime, 
 def test_the_demo_city_refuses_a_fleet_out_of_range(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, devices: int
 ) -> None:
-    from cityops.core import auth
-
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    runtime = build_runtime(
-        Settings(
-            data_dir=tmp_path,
-            database_url=f"sqlite:///{tmp_path}/demo.sqlite3",
-            run_scheduler=False,
-            demo_password="demo-pass-123",
-        )
-    )
-    upgrade(runtime.db.engine)
-    try:
+    cheap_hashing(monkeypatch)
+    with blank_runtime(tmp_path, demo_password="demo-pass-123") as runtime:
         with pytest.raises(ValidationFailed) as refused:
             build_demo_city(runtime, days=1, cases=10, devices=devices)
         assert [f.field for f in refused.value.fields] == ["devices"]
-    finally:
-        runtime.db.engine.dispose()
