@@ -154,9 +154,13 @@ class Workload:
             conn, recorder, "intake", "POST", "/api/v1/cases", body, self._headers["citizen"]
         )
         if status == 201:
-            case_id = json.loads(data)["id"]
+            answer = json.loads(data)
+            case_id = answer["id"]
             self.acknowledged[case_id] = 0
-            self.waiting[0].append(case_id)
+            # A report merged at intake into an open case about the same problem nearby
+            # (duplicate merging: these reports share a category and a wording) is done.
+            if answer["state"] != "merged":
+                self.waiting[0].append(case_id)
 
     async def _advance(self, conn: HttpConnection, recorder: Recorder, index: int) -> None:
         step, case_id = LOOP[index], self.waiting[index].popleft()
@@ -330,6 +334,8 @@ def _canonical(case_id: str) -> str:
 
 
 def _rank(state: str) -> int:
+    if state == "merged":  # merged at intake: where a report with no step acknowledged is
+        return 0
     return STATES.index(state) if state in STATES else -1
 
 
