@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
@@ -66,6 +66,7 @@ RUN_SORTS: dict[str, Any] = {
 _CACHE = "brain.model"
 STORE_ATTEMPTS = 3
 RUN_ABANDONED_AFTER = timedelta(hours=6)  # a run silent this long has lost its process
+LOST_RUN = "the run did not finish (its process stopped)"
 
 
 class TooFewExamples(Conflict):
@@ -243,7 +244,7 @@ def _begin_run(
                 .values(
                     status="abandoned",
                     finished_at=now,
-                    error="the run did not finish (its process stopped)",
+                    error=LOST_RUN,
                 )
             )
             tx.session.add(run)
@@ -537,12 +538,20 @@ def list_runs(
     running, succeeded, failed or abandoned."""
     actor.require(Perm.brain_models_read)
     query = select(TrainingRun)
-    if status is not None:
+    lost = and_(
+        TrainingRun.status == "running",
+        TrainingRun.started_at < rt.clock.now() - RUN_ABANDONED_AFTER,
+    )
+    if status == "running":
+        query = query.where(TrainingRun.status == status, not_(lost))
+    elif status == "abandoned":
+        query = query.where(or_(TrainingRun.status == status, lost))
+    elif status is not None:
         query = query.where(TrainingRun.status == status)
     query = order_by_sort(query, params.sort, RUN_SORTS, "-started_at")
     with rt.db.read() as session:
         rows, total = paginate(session, query, params)
-        items = [RunOut.model_validate(row) for row in rows]
+        items = [_run_out(rt, row) for row in rows]
     return Page(items=items, total=total, page=params.page, page_size=params.page_size)
 
 
@@ -552,7 +561,16 @@ def get_run(rt: Runtime, *, actor: Actor, run_id: uuid.UUID) -> RunOut:
         row = session.get(TrainingRun, run_id)
         if row is None:
             raise NotFound("training run", run_id)
-        return RunOut.model_validate(row)
+        return _run_out(rt, row)
+
+
+def _run_out(rt: Runtime, row: TrainingRun) -> RunOut:
+    """A run as readers see it: one silent past ``RUN_ABANDONED_AFTER`` is shown abandoned
+    (and no longer blocks a new one; the next start records it so)."""
+    out = RunOut.model_validate(row)
+    if out.status == "running" and out.started_at < rt.clock.now() - RUN_ABANDONED_AFTER:
+        out.status, out.error = "abandoned", LOST_RUN
+    return out
 
 
 def get_model(rt: Runtime, *, actor: Actor, version: int) -> ModelOut:

@@ -254,6 +254,11 @@ def test_one_retraining_at_a_time_and_a_lost_run_is_abandoned(
     assert caught.value.code == "busy"
     assert versions.scheduled_retrain(rt) is None  # the schedule skips it quietly
     clock.advance(hours=7)
+    [shown] = versions.list_runs(rt, actor=admin, params=_page(), status=None).items
+    assert (shown.id, shown.status) == (lost, "abandoned")  # no longer blocks the page
+    assert versions.get_run(rt, actor=admin, run_id=lost).status == "abandoned"
+    assert versions.list_runs(rt, actor=admin, params=_page(), status="running").total == 0
+    assert versions.list_runs(rt, actor=admin, params=_page(), status="abandoned").total == 1
     out = versions.retrain_model(rt, actor=admin, trigger="command")
     runs = versions.list_runs(rt, actor=admin, params=_page(), status=None).items
     assert [(r.status, r.version, r.trigger) for r in runs] == [
