@@ -506,8 +506,13 @@ def end_to_end(
         f"{options.database}"
     )
     workers = start_workers(workers_count, broker, accounts, db, log_dir)
-    time.sleep(3.0)
-    warm_up(broker, accounts, db, config, workers_count)
+    try:
+        time.sleep(3.0)
+        warm_up(broker, accounts, db, config, workers_count)
+    except BaseException:  # the caller only stops the workers it was handed
+        for worker in workers:
+            stop_process_group(worker)
+        raise
     base = _base(config)
     expected_last = base + options.messages
     cpu_before = {w.pid: tree_cpu_seconds(w.pid) for w in workers}
