@@ -10,13 +10,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from cityops.alarms.access import check_readable
 from cityops.alarms.case_link import open_cases, retry_pending
 from cityops.alarms.devices import DeviceDirectory, DeviceInfo, Sample, StaticDevices, attach
-from cityops.alarms.evaluation import evaluate_batch, scan_silence, watched_types
+from cityops.alarms.evaluation import evaluate_batch, scan_silence
 from cityops.alarms.queries import (
     OpenAlarms,
     detail,
@@ -63,7 +63,6 @@ __all__ = [
     "scan_no_data",
     "set_override",
     "update_rule",
-    "watched_device_types",
 ]
 
 
@@ -80,13 +79,6 @@ def evaluate(rt: Runtime, samples: Sequence[Sample], devices: DeviceDirectory) -
     report, needs_case = evaluate_batch(rt, samples, devices)
     report.cases = open_cases(rt, needs_case)
     return report
-
-
-def watched_device_types(rt: Runtime, types: Collection[str]) -> set[str]:
-    """The device types among ``types`` that have rules: readings of the others need not be
-    handed to ``evaluate`` (it would skip them)."""
-    with rt.db.read() as session:
-        return watched_types(session, types)
 
 
 def scan_no_data(rt: Runtime, now: datetime | None = None) -> EvaluationReport:
