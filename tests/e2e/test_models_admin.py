@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from cityops.brain import versions
+from cityops.brain import runs, versions
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.brain import wire
@@ -122,7 +122,7 @@ def test_a_running_retraining_is_followed_and_its_failure_shown(
     """A retraining started elsewhere (another worker, the schedule) is shown running and
     blocks a second; when it fails the page says why without a reload."""
     history(rt, actor, per_code=8)
-    run = versions._begin_run(rt, actor("dataofficer"), "schedule", "if_better", "", 24)
+    run = runs.begin_run(rt, actor("dataofficer"), "schedule", "if_better", "", 24)
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en")
     page = context.new_page()
     errors: list[str] = []
@@ -133,7 +133,7 @@ def test_a_running_retraining_is_followed_and_its_failure_shown(
     expect(page.get_by_test_id("run-running")).to_contain_text("Training on 24 messages")
     expect(page.get_by_test_id("retrain")).to_be_disabled()
     expect(page.get_by_test_id("run-row")).to_have_attribute("data-status", "running")
-    versions._fail_run(rt, actor("dataofficer"), run, MemoryError("out of memory"))
+    runs.fail_run(rt, actor("dataofficer"), run, MemoryError("out of memory"))
     failed = page.get_by_test_id("run-failed")
     expect(failed).to_contain_text(
         "The last retraining failed: MemoryError: out of memory", timeout=20_000

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Response, UploadFile, status
 
-from cityops.brain import examples, service, versions
+from cityops.brain import examples, runs, service, versions
 from cityops.brain.views import (
     ActivateIn,
     ExampleCounts,
@@ -107,12 +107,12 @@ def list_runs(
 ) -> Page[RunOut]:
     """Retraining runs (admins and data officers): running, succeeded with their version,
     failed with the reason; ``sort``: ``-started_at`` (default), ``finished_at``, ``status``."""
-    return versions.list_runs(rt, actor=actor, params=paging, status=state)
+    return runs.list_runs(rt, actor=actor, params=paging, status=state)
 
 
 @router.get("/brain/runs/{run_id}", response_model=RunOut)
 def get_run(rt: RuntimeDep, actor: CurrentActor, run_id: uuid.UUID) -> RunOut:
-    return versions.get_run(rt, actor=actor, run_id=run_id)
+    return runs.get_run(rt, actor=actor, run_id=run_id)
 
 
 @router.post("/brain/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)

@@ -16,32 +16,30 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
-from cityops.brain import modelfile, training
+from cityops.brain import modelfile, runs, training
 from cityops.brain.classifier import TextClassifier
 from cityops.brain.events import (
     MODEL_ACTIVATED,
-    MODEL_RETRAIN_FAILED,
     MODEL_ROLLED_BACK,
     MODEL_TRAINED,
     MODEL_UPLOADED,
     ModelChanged,
 )
-from cityops.brain.models import ModelVersion, TrainingExample, TrainingRun
+from cityops.brain.models import ModelVersion, TrainingExample
 from cityops.brain.schemas import Suggestion
-from cityops.brain.views import ModelList, ModelOut, RetrainStarted, RunOut
+from cityops.brain.views import ModelList, ModelOut, RetrainStarted
 from cityops.cases import service as cases
 from cityops.core.audit.service import record
 from cityops.core.auth import SYSTEM, Actor
 from cityops.core.db.engine import Transaction
 from cityops.core.errors import Conflict, NotFound, invalid
-from cityops.core.pagination import Page, PageParams, order_by_sort, paginate
+from cityops.core.pagination import PageParams, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
 
@@ -58,15 +56,8 @@ SORTS: dict[str, Any] = {
     "macro_f1": ModelVersion.macro_f1,
     "accuracy": ModelVersion.accuracy,
 }
-RUN_SORTS: dict[str, Any] = {
-    "started_at": TrainingRun.started_at,
-    "finished_at": TrainingRun.finished_at,
-    "status": TrainingRun.status,
-}
 _CACHE = "brain.model"
 STORE_ATTEMPTS = 3
-RUN_ABANDONED_AFTER = timedelta(hours=6)  # a run silent this long has lost its process
-LOST_RUN = "the run did not finish (its process stopped)"
 
 
 class TooFewExamples(Conflict):
@@ -180,7 +171,7 @@ def retrain_model(
     and activate it (``always``, ``never``, or ``if_better``: macro-F1 at least the active's).
     The training is recorded as a run; only one runs at a time in the deployment."""
     found = _prepare(rt, actor, activate)
-    run = _begin_run(rt, actor, trigger, activate, note, found.size)
+    run = runs.begin_run(rt, actor, trigger, activate, note, found.size)
     return _train_and_store(rt, actor, run, found, activate, note)
 
 
@@ -192,9 +183,9 @@ def request_retrain(
     :func:`list_runs`; a failure is recorded on the run and in the audit log)."""
     found = _prepare(rt, actor, activate)
     if found.size <= rt.settings.brain_retrain_sync_max:
-        run = _begin_run(rt, actor, "request", activate, note, found.size)
+        run = runs.begin_run(rt, actor, "request", activate, note, found.size)
         return _train_and_store(rt, actor, run, found, activate, note)
-    run = _begin_run(rt, actor, "background", activate, note, found.size)
+    run = runs.begin_run(rt, actor, "background", activate, note, found.size)
 
     def work() -> None:
         try:
@@ -213,44 +204,6 @@ def _prepare(rt: Runtime, actor: Actor, activate: str) -> TrainingSet:
     found = training_set(rt)
     _require_enough(found)
     return found
-
-
-def _begin_run(
-    rt: Runtime, actor: Actor, trigger: str, activate: str, note: str, messages: int
-) -> uuid.UUID:
-    """Record a running retraining, or refuse (409 ``busy``) while another one runs anywhere:
-    the database allows one running row. A run silent for ``RUN_ABANDONED_AFTER`` (its process
-    stopped) is marked abandoned first."""
-    now = rt.clock.now()
-    run = TrainingRun(
-        id=uuid.uuid4(),
-        started_at=now,
-        started_by=actor.username,
-        trigger=trigger,
-        activate=activate,
-        status="running",
-        messages=messages,
-        note=note[:2000],
-        error="",
-    )
-    try:
-        with rt.db.transaction() as tx:
-            tx.session.execute(
-                update(TrainingRun)
-                .where(
-                    TrainingRun.status == "running",
-                    TrainingRun.started_at < now - RUN_ABANDONED_AFTER,
-                )
-                .values(
-                    status="abandoned",
-                    finished_at=now,
-                    error=LOST_RUN,
-                )
-            )
-            tx.session.add(run)
-    except IntegrityError:
-        raise Conflict("a retraining is already running", code="busy") from None
-    return run.id
 
 
 def _train_and_store(
@@ -276,37 +229,8 @@ def _train_and_store(
         evaluation = figures.as_dict() | {"method": "holdout", "test_share": TEST_SHARE}
         return _store(rt, actor, model, "retrain", described, evaluation, activate, note, run=run)
     except BaseException as error:
-        _fail_run(rt, actor, run, error)
+        runs.fail_run(rt, actor, run, error)
         raise
-
-
-def _fail_run(rt: Runtime, actor: Actor, run: uuid.UUID, error: BaseException) -> None:
-    """The run failed: say why on the run and in the audit log (its own transaction)."""
-    reason = error.message if isinstance(error, Conflict) else f"{type(error).__name__}: {error}"
-    now = rt.clock.now()
-    try:
-        with rt.db.transaction() as tx:
-            row = tx.session.get(TrainingRun, run)
-            if row is None or row.status != "running":
-                return
-            row.status, row.finished_at, row.error = "failed", now, reason[:2000]
-            record(
-                tx.session,
-                actor=actor,
-                action=MODEL_RETRAIN_FAILED,
-                subject_type="brain_run",
-                subject_id=run,
-                at=now,
-                after={"status": "failed", "error": reason[:500]},
-            )
-    except Exception:  # the database itself may be what failed; the run is abandoned later
-        log.exception("could not record the failure of retraining %s", run)
-
-
-def retrain_size(rt: Runtime, *, actor: Actor) -> int:
-    """How many messages a retraining would read now."""
-    actor.require(Perm.brain_models_manage)
-    return training_set(rt).size
 
 
 def upload_model(rt: Runtime, *, actor: Actor, data: bytes, note: str = "") -> ModelOut:
@@ -475,7 +399,7 @@ def _store(
                 if _should_activate(activate, row, active):
                     _activate(rt, tx, actor, row, replaced=active, rollback=False)
                 if run is not None:
-                    _succeed_run(session, run, now, number)
+                    runs.succeed_run(session, run, now, number)
                 return ModelOut.model_validate(row)
         except IntegrityError:
             if attempt == STORE_ATTEMPTS - 1:
@@ -483,12 +407,6 @@ def _store(
                     "the model versions changed meanwhile; try again", code="concurrent_change"
                 ) from None
     raise AssertionError("unreachable")
-
-
-def _succeed_run(session: Session, run: uuid.UUID, now: datetime, version: int) -> None:
-    row = session.get(TrainingRun, run)
-    if row is not None:
-        row.status, row.finished_at, row.version = "succeeded", now, version
 
 
 def _should_activate(activate: str, row: ModelVersion, active: ModelVersion | None) -> bool:
@@ -529,48 +447,6 @@ def list_models(rt: Runtime, *, actor: Actor, params: PageParams) -> ModelList:
     return ModelList(
         items=items, total=total, page=params.page, page_size=params.page_size, active=active
     )
-
-
-def list_runs(
-    rt: Runtime, *, actor: Actor, params: PageParams, status: str | None = None
-) -> Page[RunOut]:
-    """The retraining runs, newest first (``sort``: ``-started_at`` by default); ``status``
-    running, succeeded, failed or abandoned."""
-    actor.require(Perm.brain_models_read)
-    query = select(TrainingRun)
-    lost = and_(
-        TrainingRun.status == "running",
-        TrainingRun.started_at < rt.clock.now() - RUN_ABANDONED_AFTER,
-    )
-    if status == "running":
-        query = query.where(TrainingRun.status == status, not_(lost))
-    elif status == "abandoned":
-        query = query.where(or_(TrainingRun.status == status, lost))
-    elif status is not None:
-        query = query.where(TrainingRun.status == status)
-    query = order_by_sort(query, params.sort, RUN_SORTS, "-started_at")
-    with rt.db.read() as session:
-        rows, total = paginate(session, query, params)
-        items = [_run_out(rt, row) for row in rows]
-    return Page(items=items, total=total, page=params.page, page_size=params.page_size)
-
-
-def get_run(rt: Runtime, *, actor: Actor, run_id: uuid.UUID) -> RunOut:
-    actor.require(Perm.brain_models_read)
-    with rt.db.read() as session:
-        row = session.get(TrainingRun, run_id)
-        if row is None:
-            raise NotFound("training run", run_id)
-        return _run_out(rt, row)
-
-
-def _run_out(rt: Runtime, row: TrainingRun) -> RunOut:
-    """A run as readers see it: one silent past ``RUN_ABANDONED_AFTER`` is shown abandoned
-    (and no longer blocks a new one; the next start records it so)."""
-    out = RunOut.model_validate(row)
-    if out.status == "running" and out.started_at < rt.clock.now() - RUN_ABANDONED_AFTER:
-        out.status, out.error = "abandoned", LOST_RUN
-    return out
 
 
 def get_model(rt: Runtime, *, actor: Actor, version: int) -> ModelOut:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from cityops.brain import modelfile, training, versions
+from cityops.brain import modelfile, runs, training, versions
 from cityops.brain import service as brain
 from cityops.brain.models import ModelVersion
 from cityops.cases import service as cases
@@ -248,25 +248,25 @@ def test_one_retraining_at_a_time_and_a_lost_run_is_abandoned(
     second; a run silent for six hours lost its process and no longer blocks."""
     history(rt, actor, per_code=8)
     admin = actor("admin")
-    lost = versions._begin_run(rt, admin, "background", "if_better", "", 40)
+    lost = runs.begin_run(rt, admin, "background", "if_better", "", 40)
     with pytest.raises(Conflict, match="already running") as caught:
         versions.retrain_model(rt, actor=admin)
     assert caught.value.code == "busy"
     assert versions.scheduled_retrain(rt) is None  # the schedule skips it quietly
     clock.advance(hours=7)
-    [shown] = versions.list_runs(rt, actor=admin, params=_page(), status=None).items
+    [shown] = runs.list_runs(rt, actor=admin, params=_page(), status=None).items
     assert (shown.id, shown.status) == (lost, "abandoned")  # no longer blocks the page
-    assert versions.get_run(rt, actor=admin, run_id=lost).status == "abandoned"
-    assert versions.list_runs(rt, actor=admin, params=_page(), status="running").total == 0
-    assert versions.list_runs(rt, actor=admin, params=_page(), status="abandoned").total == 1
+    assert runs.get_run(rt, actor=admin, run_id=lost).status == "abandoned"
+    assert runs.list_runs(rt, actor=admin, params=_page(), status="running").total == 0
+    assert runs.list_runs(rt, actor=admin, params=_page(), status="abandoned").total == 1
     out = versions.retrain_model(rt, actor=admin, trigger="command")
-    runs = versions.list_runs(rt, actor=admin, params=_page(), status=None).items
-    assert [(r.status, r.version, r.trigger) for r in runs] == [
+    listed = runs.list_runs(rt, actor=admin, params=_page(), status=None).items
+    assert [(r.status, r.version, r.trigger) for r in listed] == [
         ("succeeded", out.version, "command"),
         ("abandoned", None, "background"),
     ]
-    assert runs[1].id == lost
-    assert "did not finish" in runs[1].error
+    assert listed[1].id == lost
+    assert "did not finish" in listed[1].error
 
 
 def test_the_database_keeps_one_active_version(rt: Runtime, actor: ActorFn) -> None:
@@ -291,8 +291,8 @@ def test_the_database_keeps_one_active_version(rt: Runtime, actor: ActorFn) -> N
 def test_runs_are_read_by_model_managers_only(rt: Runtime, actor: ActorFn) -> None:
     for who in ("operator", "dispatcher", "handler-shuiwu", "leader", "citizen", "gridworker"):
         with pytest.raises(PermissionDenied):
-            versions.list_runs(rt, actor=actor(who), params=_page())
-    assert versions.list_runs(rt, actor=actor("dataofficer"), params=_page()).total == 0
+            runs.list_runs(rt, actor=actor(who), params=_page())
+    assert runs.list_runs(rt, actor=actor("dataofficer"), params=_page()).total == 0
 
 
 def test_a_retraining_reads_the_newest_cases_only(
