@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, expect
 
 from cityops.core.clock import FrozenClock
 from cityops.core.runtime import Runtime
-from factories.browser import click_city_map, log_in
+from factories.browser import click_city_map, signed_in
 from factories.cases import IN_GRID, report
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +33,7 @@ def test_operator_merges_a_proposed_duplicate(
     later = report(rt, actor, description=REWORDED, lat=LAT + 0.0003, address="人民路 3 号")
     other = report(rt, actor, description=REWORDED, lat=LAT + 0.0002, address="人民路 2 号")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, live_url, "operator", lands_on="/screen")
+    _context, page, errors = signed_in(browser, live_url, "operator", lands_on="/screen")
 
     page.goto(f"{live_url}/ops?case={later.number}")
     banner = page.get_by_test_id("duplicate-banner")
@@ -79,9 +75,7 @@ def test_the_command_screen_lists_hot_spots(
     clock: FrozenClock,
 ) -> None:
     numbers = _burst(rt, actor, clock)
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    log_in(page, live_url, "operator", lands_on="/screen")
+    _context, page, _ = signed_in(browser, live_url, "operator", lands_on="/screen")
     panel = page.get_by_test_id("hotspot-panel")
     expect(panel).to_contain_text("热点问题")
     item = panel.get_by_test_id("hotspots").locator("li")
@@ -105,11 +99,7 @@ def test_the_command_screen_map_draws_hot_spots(
 ) -> None:
     numbers = _burst(rt, actor, clock)
     report(rt, actor, reporter="citizen", description="路灯不亮", lon=LON + 0.05)  # no hot spot
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    log_in(page, live_url, "operator", lands_on="/screen")
+    _context, page, errors = signed_in(browser, live_url, "operator", lands_on="/screen")
     city_map = page.get_by_test_id("city-map")
     expect(city_map).to_have_attribute("data-map-ready", "true", timeout=30_000)
     expect(city_map).to_have_attribute("data-hotspots", "1")

@@ -16,7 +16,7 @@ from cityops.brain import runs, versions
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.brain import wire
-from factories.browser import log_in
+from factories.browser import signed_in
 from factories.models import history
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +33,7 @@ def test_admin_activates_rolls_back_and_retrains(
     history(rt, actor, per_code=10, codes=("E-01-02", "E-05-21", "A-01-01", "E-01-23"))
     versions.retrain_model(rt, actor=actor("dataofficer"), activate="never")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, live_url, "admin", lands_on="/admin/users")
+    context, page, errors = signed_in(browser, live_url, "admin", lands_on="/admin/users")
 
     page.get_by_test_id("tab-models").click()
     page.wait_for_url(f"{live_url}/admin/models")
@@ -123,11 +119,9 @@ def test_a_running_retraining_is_followed_and_its_failure_shown(
     blocks a second; when it fails the page says why without a reload."""
     history(rt, actor, per_code=8)
     run = runs.begin_run(rt, actor("dataofficer"), "schedule", "if_better", "", 24)
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, live_url, "admin", lands_on="/admin/users")
+    context, page, errors = signed_in(
+        browser, live_url, "admin", lands_on="/admin/users", size=(1440, 900), locale="en"
+    )
     page.goto(f"{live_url}/admin/models")
     page.click("[data-locale=en]")
     expect(page.get_by_test_id("run-running")).to_contain_text("Training on 24 messages")

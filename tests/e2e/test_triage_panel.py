@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, expect
 from cityops.cases import service
 from cityops.core.runtime import Runtime
 from factories.brain import CONFIDENT_TEXT, CONFIDENT_TITLE, THRESHOLD, wire
-from factories.browser import log_in
+from factories.browser import signed_in
 from factories.cases import IN_GRID, report
 
 pytestmark = pytest.mark.e2e
@@ -50,11 +50,7 @@ def test_operator_dispatches_with_a_suggestion_and_recalls_a_machine_dispatch(
     machine = service.get_case(rt, actor=actor("operator"), case_id=sure.id).machine_dispatch
     assert machine is not None
     SHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, live_url, "operator", lands_on="/screen")
+    context, page, errors = signed_in(browser, live_url, "operator", lands_on="/screen")
 
     page.goto(f"{live_url}/ops?case={unsure.number}")
     detail = page.get_by_test_id("case-detail")

@@ -6,7 +6,7 @@ import io
 import math
 
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 PASSWORD = "correct-horse-battery"
 
@@ -18,6 +18,25 @@ def log_in(page: Page, base: str, username: str, *, lands_on: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}{lands_on}")
+
+
+def signed_in(
+    browser: Browser,
+    base: str,
+    username: str,
+    *,
+    lands_on: str,
+    size: tuple[int, int] = (1920, 1080),
+    locale: str = "zh-CN",
+) -> tuple[BrowserContext, Page, list[str]]:
+    """A new browser context logged in as ``username``, its page, and the page's uncaught
+    errors as they happen (a test ends by asserting there were none)."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=locale)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, base, username, lands_on=lands_on)
+    return context, page, errors
 
 
 def png() -> bytes:
