@@ -13,7 +13,9 @@ staff in once, and drives it from this process with asyncio keep-alive connectio
   ``chengguan-990101``, verify: gridworker, evaluate: citizen).
 
 Afterwards the database is read back: every intake answered 201 must be there ("lost"), and
-no case may be behind the last transition acknowledged for it ("lost_transitions").
+no case may be behind the last transition acknowledged for it ("lost_transitions"). Triage
+runs after the response, in a thread of each worker: how many reports it still had to triage
+when the load ended, and how long it took to finish them, are reported too.
 
 Workers: 2 on PostgreSQL (one per core), 1 on SQLite: SQLite has one write lock per file and
 writers take it at ``BEGIN IMMEDIATE``, so every write transaction is serialised however many
@@ -39,6 +41,7 @@ import random
 import secrets
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -329,6 +332,31 @@ def check_persistence(url: str, workload: Workload) -> dict[str, int]:
     return {"cases_in_db": len(stored), "lost": lost, "lost_transitions": behind}
 
 
+def triage_backlog(url: str, limit_s: float = 120.0) -> dict[str, Any]:
+    """Triage runs after the request (the brain's thread takes reports in batches): how many
+    reports it had still to triage when the load ended, and how long it took to finish them
+    (None if not within ``limit_s``)."""
+    from sqlalchemy import create_engine, text
+
+    query = text(
+        "SELECT count(*) FROM cases c"
+        " WHERE NOT EXISTS (SELECT 1 FROM brain_triage t WHERE t.case_id = c.id)"
+    )
+    engine = create_engine(url)
+    started = time.monotonic()
+    try:
+        with engine.connect() as conn:
+            first = left = int(conn.execute(query).scalar_one())
+            while left and time.monotonic() - started < limit_s:
+                time.sleep(0.1)
+                conn.rollback()
+                left = int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+    caught_up = round(time.monotonic() - started, 2) if not left else None
+    return {"untriaged_at_end": first, "triage_caught_up_s": caught_up}
+
+
 def _canonical(case_id: str) -> str:
     return case_id.replace("-", "").lower()  # SQLite stores UUIDs as 32 hex digits
 
@@ -379,12 +407,13 @@ def run_configuration(database: str, options: Options, pg: PostgresServer | None
             say(f"  server pid {server.process.pid} on 127.0.0.1:{server.port}")
             pg_pid = pg.pid if pg is not None and database == "postgresql" else None
             measured = run_async(drive(server, options, pg_pid))
+            backlog = triage_backlog(url)
             rss = server.rss_mb()
             log_tail = server.log_tail(5) if measured.load.errors_by_status() else ""
         persistence = check_persistence(url, measured.workload)
     if log_tail:
         say(f"  server log (tail):\n{log_tail}")
-    return summarise(database, workers, options, measured, persistence, rss, facts)
+    return summarise(database, workers, options, measured, persistence | backlog, rss, facts)
 
 
 def _sqlite_facts() -> dict[str, str]:
@@ -399,7 +428,7 @@ def summarise(
     workers: int,
     options: Options,
     measured: Measured,
-    persistence: dict[str, int],
+    persistence: dict[str, Any],
     rss: float,
     facts: dict[str, str],
 ) -> dict[str, Any]:
@@ -434,6 +463,8 @@ def summarise(
         "lost": persistence["lost"],
         "lost_transitions": persistence["lost_transitions"],
         "cases_in_db": persistence["cases_in_db"],
+        "untriaged_at_end": persistence["untriaged_at_end"],
+        "triage_caught_up_s": persistence["triage_caught_up_s"],
         "baseline_health_per_s": round(baseline.count() / baseline.elapsed, 1),
         "baseline_p50_ms": health["p50_ms"],
         "baseline_p99_ms": health["p99_ms"],
@@ -459,6 +490,10 @@ def _describe(result: dict[str, Any], load: Recorder) -> None:
         f" {result['transitions_per_s']} transitions/s), p50 {result['p50_ms']} ms,"
         f" p99 {result['p99_ms']} ms, errors {result['errors']} {result['errors_by_status']},"
         f" lost {result['lost']}/{result['lost_transitions']}"
+    )
+    say(
+        f"  triage: {result['untriaged_at_end']} reports waiting when the load ended,"
+        f" all triaged after {result['triage_caught_up_s']} s"
     )
     say(
         f"  baseline /health: {result['baseline_health_per_s']} req/s,"

@@ -157,6 +157,8 @@ def rt(engine: Engine, seeded: dict[str, Any], tmp_path: Path) -> Iterator[Runti
         settings=settings, db=db, clock=FrozenClock(START), files=LocalFileStore(tmp_path / "files")
     )
     yield runtime
+    for worker in runtime.workers:
+        worker.stop()
     outer.rollback()
     connection.close()
 

@@ -54,7 +54,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     devices_tasks.register_jobs(runtime)
     brain.register_jobs(runtime)
     connect_perception(runtime)
-    brain.attach(runtime)
+    brain.attach(runtime, background=settings.brain_background)
     return runtime
 
 

@@ -100,9 +100,9 @@ def record_examples(
 ) -> int:
     """Bring the case's examples up to date with its timeline; returns how many were added."""
     timeline = cases.timeline(rt, actor=SYSTEM, case_id=case_id)
+    if not _news(rt, case_id, _replay(timeline, None)):
+        return 0  # most events: nothing to learn, or learnt from an earlier one
     replay = _replay(timeline, machine_top(rt, case_id))
-    if not replay.rows and not replay.settle:
-        return 0
     case = cases.get_case(rt, actor=SYSTEM, case_id=case_id)
     added = 0
     try:
@@ -133,6 +133,21 @@ def record_examples(
     except IntegrityError:  # another worker recorded the same entries first
         return 0
     return added
+
+
+def _news(rt: Runtime, case_id: uuid.UUID, replay: _Replay) -> bool:
+    """Whether the replay holds an entry not recorded yet, or settles a doubtful one."""
+    if replay.settle:
+        return True
+    if not replay.rows:
+        return False
+    with rt.db.read() as session:
+        have = set(
+            session.scalars(
+                select(TrainingExample.event_id).where(TrainingExample.case_id == case_id)
+            )
+        )
+    return any(row["event_id"] not in have for row in replay.rows)
 
 
 def list_examples(

@@ -1,8 +1,10 @@
 """Triage of new reports (智能派单): suggest a category, dispatch by itself when sure, and
 learn from the people who correct it.
 
-``triage_case`` runs after a report commits (``attach`` subscribes it) and again from the
-sweep for reports it missed. It stores the top suggestions; when auto-dispatch is on, the top
+Triage runs after a report commits (``attach`` subscribes it; in a background thread of the
+process where it is configured so, a batch of reports in one transaction), on demand when a
+dispatcher asks for a waiting report's triage before the queue got to it, and from the sweep
+for reports it missed. It stores the top suggestions; when auto-dispatch is on, the top
 confidence reaches the threshold, the report is still waiting and a routing rule applies, the
 ``MACHINE`` actor registers and dispatches it through the cases module's verbs, marking the
 dispatch with the model and its confidence. Everything else is left to the dispatcher.
@@ -10,10 +12,10 @@ dispatch with the model and its confidence. Everything else is left to the dispa
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,6 +33,7 @@ from cityops.core.auth import MACHINE, SYSTEM, Actor
 from cityops.core.errors import DomainError, NotFound, PermissionDenied, invalid
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
+from cityops.core.tasks import BatchWorker
 from cityops.org.roles import Perm
 
 log = logging.getLogger(__name__)
@@ -48,21 +51,17 @@ def current_classifier(rt: Runtime) -> Classifier:
     active = versions.active_classifier(rt)
     if active is not None:
         return active
-    leaves = [c for c in cases.list_categories(rt) if c.parent_code is not None]
-    version = hashlib.sha256(
-        json.dumps(
-            [(c.code, c.name_zh, c.name_en, sorted(c.keywords)) for c in leaves],
-            ensure_ascii=False,
-        ).encode()
-    ).hexdigest()
+    catalogue = cases.category_snapshot(rt)  # the same tuple until the categories change
     held = rt.caches.get(_CACHE)
-    if held is not None and held[0] == version:
+    if held is not None and held[0] is catalogue:
         classifier: Classifier = held[1]
         return classifier
     classifier = KeywordClassifier(
-        CategoryTerms(code=c.code, terms=(c.name_zh, c.name_en, *c.keywords)) for c in leaves
+        CategoryTerms(code=c.code, terms=(c.name_zh, c.name_en, *c.keywords))
+        for c in catalogue
+        if c.active and c.parent_code is not None
     )
-    rt.caches[_CACHE] = (version, classifier)
+    rt.caches[_CACHE] = (catalogue, classifier)
     return classifier
 
 
@@ -110,34 +109,68 @@ def suggest(rt: Runtime, *, actor: Actor, title: str, text: str, k: int = 3) -> 
 # --- triage ---------------------------------------------------------------------------------
 
 
-def _decide(rt: Runtime, case: CaseOut, top: Suggestion | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Report:
+    """What triage reads of a report: taken from the report's event, or from the case."""
+
+    case_id: uuid.UUID
+    title: str
+    text: str
+    state: str
+    category_code: str | None
+    area_path: str
+
+    @classmethod
+    def of_event(cls, event: CaseChanged) -> Report:
+        return cls(
+            event.case_id,
+            event.title,
+            event.description,
+            event.to_state,
+            event.category_code,
+            event.area_path,
+        )
+
+    @classmethod
+    def of_case(cls, case: CaseOut) -> Report:
+        return cls(
+            case.id,
+            case.title,
+            case.description,
+            case.state,
+            case.category.code if case.category else None,
+            case.location.area_path,
+        )
+
+
+def _decide(rt: Runtime, report: Report, top: Suggestion | None) -> tuple[str, str]:
     """What to do with a report: ``dispatch``, or the reason to leave it to a person."""
     threshold = rt.settings.auto_dispatch_threshold
-    if case.state != "reported":
-        return "skipped", f"the case is already {case.state}"
+    if report.state != "reported":
+        return "skipped", f"the case is already {report.state}"
     if top is None:
         return "suggested", "no category matched the message"
     if not rt.settings.auto_dispatch:
         return "suggested", "auto-dispatch is off"
     if top.confidence < threshold:
         return "suggested", f"confidence {top.confidence:.2f} is below {threshold:.2f}"
-    if case.category is not None and case.category.code != top.label:
-        return "disagrees", f"the reporter chose {case.category.code}, the model {top.label}"
-    route = cases.route_for(rt, category_code=top.label, area_path=case.location.area_path)
+    if report.category_code is not None and report.category_code != top.label:
+        return "disagrees", f"the reporter chose {report.category_code}, the model {top.label}"
+    route = cases.route_for(rt, category_code=top.label, area_path=report.area_path)
     if route.department is None:
         return "no_route", route.explanation
     return "dispatch", f"confidence {top.confidence:.2f} ≥ {threshold:.2f}"
 
 
-def _dispatch(rt: Runtime, case: CaseOut, top: Suggestion, model: str) -> tuple[str, str]:
+def _dispatch(rt: Runtime, case_id: uuid.UUID, top: Suggestion, model: str) -> tuple[str, str]:
     mark = {"model": model, "confidence": top.confidence, "label": top.label}
     note = f"智能派单 {model} {top.confidence:.0%}"
     try:
-        cases.register_case(rt, actor=MACHINE, case_id=case.id, category_code=top.label, note=note)
+        cases.register_case(rt, actor=MACHINE, case_id=case_id, category_code=top.label, note=note)
     except DomainError as error:  # someone acted first, or the category went away
         return "skipped", f"not registered: {error}"
     try:
-        cases.dispatch_case(rt, actor=MACHINE, case_id=case.id, note=note, machine=mark)
+        cases.dispatch_case(rt, actor=MACHINE, case_id=case_id, note=note, machine=mark)
     except DomainError as error:
         return "registered", f"registered, not dispatched: {error}"
     return (
@@ -156,35 +189,57 @@ def triage_case(rt: Runtime, *, case_id: uuid.UUID) -> TriageOut:
 
 
 def _triage(rt: Runtime, case_id: uuid.UUID) -> None:
-    """:func:`triage_case` without reading back what it stored (the path of every report)."""
+    """Triage one case unless it has been (the sweep, and a triage asked for before the
+    queue got to it)."""
     with rt.db.read() as session:
         if session.scalar(select(Triage.id).where(Triage.case_id == case_id)) is not None:
             return
-    case = cases.get_case(rt, actor=SYSTEM, case_id=case_id)
+    triage_reports(rt, [Report.of_case(cases.get_case(rt, actor=SYSTEM, case_id=case_id))])
+
+
+def triage_reports(rt: Runtime, reports: list[Report]) -> None:
+    """Classify new reports, dispatch those the machine is sure of, and store every triage in
+    one transaction (row by row if another worker stored one of them meanwhile: theirs
+    stands)."""
     classifier = current_classifier(rt)
     model = model_name(classifier)
-    found = classifier.suggest(case.title, case.description, k=3)
-    top = found[0] if found else None
-    decision, reason = _decide(rt, case, top)
-    if decision == "dispatch" and top is not None:
-        decision, reason = _dispatch(rt, case, top, model)
+    version = getattr(classifier, "version", None)
+    rows = []
+    for report in reports:
+        try:
+            found = classifier.suggest(report.title, report.text, k=3)
+            top = found[0] if found else None
+            decision, reason = _decide(rt, report, top)
+            if decision == "dispatch" and top is not None:
+                decision, reason = _dispatch(rt, report.case_id, top, model)
+        except Exception:  # one bad report must not hold up the others
+            log.exception("triage of case %s failed", report.case_id)
+            continue
+        rows.append(
+            {
+                "case_id": report.case_id,
+                "model": model,
+                "model_version": version,
+                "suggestions": _as_json(found),
+                "top_confidence": top.confidence if top else 0.0,
+                "decision": decision,
+                "reason": reason[:1000],
+            }
+        )
+    if not rows:
+        return
     try:
-        with rt.db.transaction() as tx:
-            tx.session.add(
-                Triage(
-                    id=uuid.uuid4(),
-                    case_id=case_id,
-                    model=model,
-                    model_version=getattr(classifier, "version", None),
-                    suggestions=_as_json(found),
-                    top_confidence=top.confidence if top else 0.0,
-                    decision=decision,
-                    reason=reason[:1000],
-                    created_at=rt.clock.now(),
-                )
-            )
-    except IntegrityError:  # triaged meanwhile by another worker: theirs stands
-        pass
+        _store_triage(rt, rows)
+    except IntegrityError:
+        for row in rows:
+            with contextlib.suppress(IntegrityError):
+                _store_triage(rt, [row])
+
+
+def _store_triage(rt: Runtime, rows: list[dict[str, Any]]) -> None:
+    now = rt.clock.now()
+    with rt.db.transaction() as tx:
+        tx.session.add_all(Triage(id=uuid.uuid4(), created_at=now, **row) for row in rows)
 
 
 def _stored(rt: Runtime, case_id: uuid.UUID) -> TriageOut | None:
@@ -211,8 +266,11 @@ def get_triage(rt: Runtime, *, actor: Actor, case_id: uuid.UUID) -> TriageOut:
     """The stored triage of a case, for those who may read the case and dispatch it."""
     if not actor.can(Perm.cases_dispatch):
         raise PermissionDenied(f"role {actor.role!r} may not see the triage of cases")
-    cases.get_case(rt, actor=actor, case_id=case_id)  # reading rights and jurisdiction
+    case = cases.get_case(rt, actor=actor, case_id=case_id)  # reading rights and jurisdiction
     stored = _stored(rt, case_id)
+    if stored is None and case.state == "reported":  # still queued (or missed): triage it now
+        _triage(rt, case_id)
+        stored = _stored(rt, case_id)
     if stored is None:
         raise NotFound("triage", str(case_id))
     return stored
@@ -252,7 +310,7 @@ def sweep(rt: Runtime) -> int:
 def _safely(rt: Runtime, case_id: uuid.UUID) -> None:
     try:
         _triage(rt, case_id)
-    except Exception:  # one bad case must not stop the sweep or the request that reported it
+    except Exception:  # one bad case must not stop the sweep
         log.exception("triage of case %s failed", case_id)
 
 
@@ -264,18 +322,37 @@ def triage_count(rt: Runtime) -> int:
 # --- wiring ---------------------------------------------------------------------------------
 
 
-def on_case_changed(rt: Runtime, event: CaseChanged) -> None:
-    """After commit: triage a new report; learn from a person's register, dispatch, return
-    or recall."""
-    if event.action == "report":
-        _safely(rt, event.case_id)
-    elif event.action in examples.LEARN_FROM:
-        examples.record_examples(rt, case_id=event.case_id, machine_top=top_label)
+def after_commit(rt: Runtime, events: list[CaseChanged]) -> None:
+    """Triage the new reports among committed case events, and learn from a person's
+    register, dispatch, return or recall (each case once)."""
+    reports = [Report.of_event(e) for e in events if e.action == "report"]
+    if reports:
+        triage_reports(rt, reports)
+    learn = dict.fromkeys(e.case_id for e in events if e.action in examples.LEARN_FROM)
+    for case_id in learn:
+        try:
+            examples.record_examples(rt, case_id=case_id, machine_top=top_label)
+        except Exception:  # one case must not stop the others
+            log.exception("labelled examples of case %s failed", case_id)
 
 
-def attach(rt: Runtime) -> None:
-    """Subscribe triage and the labelled examples to committed case events."""
-    rt.db.bus.subscribe(CaseChanged, lambda event: on_case_changed(rt, event))
+def attach(rt: Runtime, *, background: bool = False) -> None:
+    """Subscribe triage and the labelled examples to committed case events: in the thread
+    that committed, or (``background``) queued to one thread of this process that takes
+    them in batches (``CITYOPS_BRAIN_BACKGROUND``; docs/triage.md, "When triage runs")."""
+    if not background:
+        rt.db.bus.subscribe(CaseChanged, lambda event: after_commit(rt, [event]))
+        return
+    worker: BatchWorker[CaseChanged] = BatchWorker(
+        "cityops-brain", lambda batch: after_commit(rt, batch)
+    )
+    rt.workers.append(worker)
+
+    def queue(event: CaseChanged) -> None:
+        if event.action == "report" or event.action in examples.LEARN_FROM:
+            worker.submit(event)
+
+    rt.db.bus.subscribe(CaseChanged, queue)
 
 
 def register_jobs(rt: Runtime) -> None:

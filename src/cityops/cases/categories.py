@@ -44,13 +44,19 @@ def _load_list(session: Session) -> tuple[CategoryOut, ...]:
     return tuple(_out(c, codes) for c in rows)
 
 
+def category_snapshot(rt: Runtime) -> tuple[CategoryOut, ...]:
+    """Every category, groups before their leaves, as this process holds them: the same tuple
+    until a change to the categories commits, so a caller may key its own cache on it. Shared:
+    read it, never change it (``list_categories`` gives copies)."""
+    with rt.db.read() as session:
+        return cached(session, CATEGORY_LIST, _load_list)
+
+
 def list_categories(rt: Runtime, *, include_inactive: bool = False) -> list[CategoryOut]:
     """The category tree as a flat list, groups before their leaves (public reference data,
-    read on every intake and triage: kept per process like the category directory, and
-    copied so that a caller's change stays its own)."""
-    with rt.db.read() as session:
-        everything = cached(session, CATEGORY_LIST, _load_list)
-    return [c.model_copy() for c in everything if include_inactive or c.active]
+    kept per process like the category directory, and copied so that a caller's change stays
+    its own)."""
+    return [c.model_copy() for c in category_snapshot(rt) if include_inactive or c.active]
 
 
 def _forget(rt: Runtime) -> None:

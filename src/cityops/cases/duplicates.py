@@ -131,17 +131,41 @@ def search_filter(case: Case, category: CategoryInfo) -> ColumnElement[bool]:
     )
 
 
-def candidates(session: Session, case: Case, category: CategoryInfo) -> list[tuple[Case, Score]]:
+@dataclass(frozen=True)
+class Candidate:
+    """An earlier open case a report may repeat: what the score reads of it."""
+
+    id: uuid.UUID
+    number: int
+    title: str
+    description: str
+    lon: float
+    lat: float
+    created_at: datetime
+
+
+def candidates(
+    session: Session, case: Case, category: CategoryInfo
+) -> list[tuple[Candidate, Score]]:
     """Earlier open cases of the category near ``case``, best first, with their scores."""
-    rows = session.scalars(
-        select(Case)
+    rows = session.execute(
+        select(
+            Case.id,
+            Case.number,
+            Case.title,
+            Case.description,
+            Case.lon,
+            Case.lat,
+            Case.created_at,
+        )
         .where(search_filter(case, category))
         .order_by(Case.created_at.desc())
         .limit(MAX_CANDIDATES)
     ).all()
     report = prepare(f"{case.title} {case.description}")
     scored = []
-    for other in rows:
+    for row in rows:
+        other = Candidate(*row)
         distance = haversine_m(case.lon, case.lat, other.lon, other.lat)
         hours = (case.created_at - other.created_at).total_seconds() / 3600.0
         similarity, differs = compare(report, prepare(f"{other.title} {other.description}"))
@@ -158,10 +182,13 @@ def candidates(session: Session, case: Case, category: CategoryInfo) -> list[tup
     return scored
 
 
-def find_duplicates(rt: Runtime, tx: Transaction, case: Case, now: datetime) -> str | None:
+def find_duplicates(
+    rt: Runtime, tx: Transaction, case: Case, now: datetime, *, new: bool = False
+) -> str | None:
     """Run the duplicate check of ``case`` inside ``tx``: merge it into the best candidate at
     or above the merge score, else store proposals at or above the propose score. Returns
-    ``"merged"``, ``"proposed"`` or None."""
+    ``"merged"``, ``"proposed"`` or None. ``new``: the case is being reported in ``tx`` (it
+    has no proposals yet)."""
     session = tx.session
     category = category_of(session, case)
     if category is None or case.state not in MERGEABLE or case.merged_into_id is not None:
@@ -171,35 +198,51 @@ def find_duplicates(rt: Runtime, tx: Transaction, case: Case, now: datetime) -> 
     found = candidates(session, case, category)
     propose_at = settings.duplicate_propose_score
     merge_at = max(settings.duplicate_merge_score, propose_at)
-    known = {
-        p.candidate_id: p
-        for p in session.scalars(
-            select(DuplicateProposal).where(DuplicateProposal.case_id == case.id)
-        )
-    }
+    known = (
+        {}
+        if new
+        else {
+            p.candidate_id: p
+            for p in session.scalars(
+                select(DuplicateProposal).where(DuplicateProposal.case_id == case.id)
+            )
+        }
+    )
     if found and settings.duplicate_auto_merge and found[0][1].score >= merge_at:
-        target, best = found[0]
-        proposal = known.get(target.id) or _proposal(session, case, target, best, now)
-        proposal.status, proposal.decided_at = MERGED, now
-        merge_into(tx, case, target, best, now)
-        return "merged"
+        first, best = found[0]
+        target = _still_open(session, first.id)
+        if target is not None:
+            proposal = known.get(target.id) or _proposal(session, case, target.id, best, now)
+            proposal.status, proposal.decided_at = MERGED, now
+            merge_into(tx, case, target, best, now)
+            return "merged"
+        found = found[1:]
     outcome = None
-    for target, value in found[:MAX_PROPOSALS]:
+    for other, value in found[:MAX_PROPOSALS]:
         if value.score < propose_at:
             break
-        if target.id not in known:
-            _proposal(session, case, target, value, now)
+        if other.id not in known:
+            _proposal(session, case, other.id, value, now)
         outcome = PROPOSED
     return outcome
 
 
+def _still_open(session: Session, case_id: uuid.UUID) -> Case | None:
+    """The merge target, locked and read afresh, if it still takes duplicates: a transition
+    that committed after the candidates were read may have moved it on."""
+    target = session.get(Case, case_id, with_for_update=True, populate_existing=True)
+    if target is None or target.state not in MERGE_TARGETS or target.merged_into_id is not None:
+        return None
+    return target
+
+
 def _proposal(
-    session: Session, case: Case, target: Case, value: Score, now: datetime
+    session: Session, case: Case, target_id: uuid.UUID, value: Score, now: datetime
 ) -> DuplicateProposal:
     proposal = DuplicateProposal(
         id=new_id(),
         case_id=case.id,
-        candidate_id=target.id,
+        candidate_id=target_id,
         score=round(value.score, 4),
         components=value.components(),
         status=PROPOSED,

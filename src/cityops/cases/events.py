@@ -45,7 +45,8 @@ def case_tag(action: str) -> str:
 
 @dataclass(frozen=True)
 class CaseChanged(Event):
-    """A case was reported or moved along the loop (published after commit)."""
+    """A case was reported or moved along the loop (published after commit); ``title`` and
+    ``description`` are the report's words, so that a listener classifying it reads nothing."""
 
     tag: ClassVar[str] = "cases:case:changed"
     case_id: uuid.UUID
@@ -59,3 +60,5 @@ class CaseChanged(Event):
     lat: float
     category_code: str | None
     sla_status: str
+    title: str = ""
+    description: str = ""

@@ -106,7 +106,7 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
         attach(uploads, case, event, "report")
         audit_and_emit(tx, actor, case, Action.report, None, now)
         if category is not None:
-            find_duplicates(rt, tx, case, now)
+            find_duplicates(rt, tx, case, now, new=True)
         return present(session, actor, case)
 
 

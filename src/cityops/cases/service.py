@@ -15,6 +15,7 @@ from typing import Any
 from cityops.cases.access import is_reporter
 from cityops.cases.calendar import calendar_days
 from cityops.cases.categories import (
+    category_snapshot,
     clear_route,
     create_category,
     import_default_catalogue,
@@ -63,6 +64,7 @@ __all__ = [
     "calendar_days",
     "can_read_case",
     "cancel_case",
+    "category_snapshot",
     "check_duplicates",
     "clear_route",
     "close_case",

@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that say nothing about the problem (Chinese particles and report boilerplate, English
@@ -186,6 +187,7 @@ _NUMBERED = re.compile(
 )
 _SAME_KIND = {"号楼": "栋", "幢": "栋"}
 CONFLICT_FACTOR = 0.3  # a conflicting pair keeps this share of its text similarity
+PREPARED = 4096  # prepared texts kept per process
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,10 @@ class Report:
     signature: Signature
 
 
+@lru_cache(maxsize=PREPARED)
 def prepare(text: str) -> Report:
+    """The text prepared for comparison (kept for the latest PREPARED texts: an open case is
+    compared with every later report near it). Shared: read it, never change it."""
     return Report(vectorise(text), signature(text))
 
 

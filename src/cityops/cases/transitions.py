@@ -156,6 +156,8 @@ def changed_event(
         lat=case.lat,
         category_code=category.code if category else None,
         sla_status=case.sla_status,
+        title=case.title,
+        description=case.description,
     )
 
 

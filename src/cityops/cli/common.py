@@ -24,7 +24,9 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 def runtime_or_exit(migrate: bool = True, **overrides: Any) -> Runtime:
-    """A runtime for one command, with the schema brought up to date first."""
+    """A runtime for one command, with the schema brought up to date first; the work after
+    commits (triage) runs in the command's own thread, so that none is left when it exits."""
+    overrides.setdefault("brain_background", False)
     runtime = build_runtime(settings_or_exit(run_scheduler=False, **overrides))
     if migrate:
         upgrade(runtime.db.engine)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     auto_dispatch: bool = False
     auto_dispatch_threshold: float = Field(default=0.85, ge=0, le=1)
     triage_sweep_seconds: float = Field(default=60.0, gt=0)
+    # Triage and labelled examples after a commit: queued to a thread of each process that
+    # takes them in batches (true), or done in the request that committed (false).
+    brain_background: bool = True
     # Model lifecycle: retrain every N hours (0 = off); the API trains at most this many
     # messages in the request, more in the background; a retraining reads the newest
     # brain_retrain_max cases (docs/brain.md, Model lifecycle).

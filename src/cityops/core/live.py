@@ -173,9 +173,12 @@ class LiveHub:
         self._subscriptions.clear()
 
     def wake(self, *_: object) -> None:
-        """Poll now (thread-safe; the bus calls it after a local commit)."""
+        """Poll now (thread-safe; the bus calls it after a local commit). Nothing to do while
+        no one listens, or while a wake-up is pending: the poll it leads to reads this commit."""
         loop, wake = self._loop, self._wake
         if loop is None or wake is None or loop.is_closed():
+            return
+        if not self._subscriptions or wake.is_set():
             return
         with contextlib.suppress(RuntimeError):  # the loop closed in between
             loop.call_soon_threadsafe(wake.set)

@@ -202,6 +202,7 @@ def build_demo_city(
         stats = generate_history(
             setup, cast=cast, cmap=cmap, start=start, end=end, seed=seed, progress=progress
         )
+    rt.settle()  # the history's triage and labelled examples
     model = _train_first_model(rt, say)
     say("Installing sensors …")
     sensors = install_sensors(rt, cmap, seed=seed, now=end, devices_total=devices)

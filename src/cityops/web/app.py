@@ -41,6 +41,8 @@ def create_web_app(
         restore()
         await live.stop()
         runtime.scheduler.stop()
+        for worker in runtime.workers:
+            worker.stop()
 
     app = FastAPI(
         title="cityops",

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from cityops.brain import service as brain
+from cityops.cases import service as cases
 from cityops.cases.schemas import CaseOut
 from cityops.core.runtime import Runtime
 from factories.api import Api, error, fields
@@ -33,11 +35,28 @@ def test_the_triage_of_a_case_for_those_who_dispatch(rt: Runtime, actor: ActorFn
         error(api.get(who, f"/api/v1/cases/{case.id}/triage"), 403)
 
 
+def test_a_waiting_report_not_triaged_yet_is_triaged_when_asked(
+    rt: Runtime, actor: ActorFn, api: Api
+) -> None:
+    # Reported while nothing listened: as when a dispatcher opens it before the queue got to it.
+    case = report(rt, actor, category=None, title=UNSURE_TITLE, description=UNSURE_TEXT)
+    assert brain.triage_count(rt) == 0
+    answer = api.get("dispatcher", f"/api/v1/cases/{case.id}/triage")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["decision"] == "suggested"
+    assert brain.triage_count(rt) == 1
+    assert api.get("dispatcher", f"/api/v1/cases/{case.id}/triage").json() == answer.json()
+    error(api.get("citizen", f"/api/v1/cases/{case.id}/triage"), 403)
+    assert brain.triage_count(rt) == 1
+
+
 def test_a_case_never_triaged_or_unknown_is_not_found(
     rt: Runtime, actor: ActorFn, api: Api
 ) -> None:
-    case = report(rt, actor, category=None, title=UNSURE_TITLE, description=UNSURE_TEXT)
+    case = report(rt, actor, category="E-01-02", title=UNSURE_TITLE, description=UNSURE_TEXT)
+    cases.register_case(rt, actor=actor("operator"), case_id=case.id)
     error(api.get("operator", f"/api/v1/cases/{case.id}/triage"), 404)
+    assert brain.triage_count(rt) == 0
     error(api.get("operator", "/api/v1/cases/00000000-0000-0000-0000-000000000000/triage"), 404)
     assert fields(api.get("operator", "/api/v1/cases/not-a-uuid/triage")) == {
         "case_id": "uuid_parsing"

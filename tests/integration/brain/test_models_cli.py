@@ -83,3 +83,12 @@ def test_refusals_exit_non_zero_with_a_message(cli_env: Path) -> None:
     absent = runner.invoke(app, ["ai", "publish", "--model", str(cli_env / "none.model")])
     assert absent.exit_code == 2
     assert "cannot read" in absent.output
+
+
+def test_commands_triage_in_their_own_thread(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A command may exit right after it commits: nothing may be left in a queue.
+    monkeypatch.setenv("CITYOPS_BRAIN_BACKGROUND", "true")
+    assert runtime_or_exit().workers == []
+    assert runtime_or_exit(brain_background=True).workers != []

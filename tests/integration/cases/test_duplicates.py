@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
+from cityops.cases import duplicates
 from cityops.cases.directory import categories
 from cityops.cases.duplicates import search_filter
 from cityops.cases.models import Case
@@ -287,3 +289,30 @@ def test_the_candidate_search_uses_its_index(rt: Runtime, actor: ActorFn) -> Non
             session.execute(text("SET LOCAL enable_seqscan = off"))
             plan = " ".join(r[0] for r in session.execute(text(f"EXPLAIN {compiled}")))
     assert "ix_cases_duplicate_search" in plan, plan
+
+
+def test_a_target_that_moved_on_after_the_search_is_not_merged_into(
+    merging: Runtime, actor: ActorFn, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As when a transition commits between the candidate search and the merge: the target
+    # the search loaded is stale (its state and version changed underneath it).
+    first = report(merging, actor, reporter="operator", description=FIRST)
+    search = duplicates.candidates
+
+    def then_cancelled(session: Session, case: Case, category: Any) -> list[Any]:
+        found = search(session, case, category)
+        table = Case.__table__
+        session.connection().execute(
+            table.update()
+            .where(table.c.id == first.id)
+            .values(state="cancelled", version=table.c.version + 1)
+        )
+        return found
+
+    monkeypatch.setattr(duplicates, "candidates", then_cancelled)
+    response = api.report("citizen", _body(REPEAT, lat=LAT + NEAR))
+    assert response.status_code == 201, response.text
+    assert response.json()["state"] == "reported"
+    assert response.json()["merged_into"] is None
+    target = api.case(first.id)
+    assert (target["state"], target["duplicate_count"]) == ("cancelled", 0)

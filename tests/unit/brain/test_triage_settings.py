@@ -14,6 +14,12 @@ def test_auto_dispatch_is_off_by_default() -> None:
     assert 0 < settings.auto_dispatch_threshold <= 1
 
 
+def test_triage_runs_in_the_background_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().brain_background is True
+    monkeypatch.setenv("CITYOPS_BRAIN_BACKGROUND", "false")
+    assert load_settings().brain_background is False
+
+
 def test_the_environment_turns_it_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CITYOPS_AUTO_DISPATCH", "true")
     monkeypatch.setenv("CITYOPS_AUTO_DISPATCH_THRESHOLD", "0.9")
@@ -29,6 +35,7 @@ def test_the_environment_turns_it_on(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CITYOPS_AUTO_DISPATCH_THRESHOLD", "sure"),
         ("CITYOPS_AUTO_DISPATCH", "maybe"),
         ("CITYOPS_TRIAGE_SWEEP_SECONDS", "0"),
+        ("CITYOPS_BRAIN_BACKGROUND", "sometimes"),
     ],
 )
 def test_bad_values_name_the_variable(
