@@ -1,5 +1,6 @@
 """The single-page front end (built by ``make frontend`` from ``frontend/``): its assets under
-``/assets/app`` and its ``index.html`` for every page route."""
+``/assets/app`` (precompressed and cached, ``cityops.web.assets``) and its ``index.html`` for every
+page route."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse, Response
-from fastapi.staticfiles import StaticFiles
+
+from cityops.web.assets import BuiltAssets
 
 BUILD_DIR = Path(__file__).parent / "static" / "app"
 PAGE_ROUTES = (
@@ -41,7 +43,7 @@ def install_pages(app: FastAPI, build_dir: Path = BUILD_DIR) -> None:
     """Serve the built front end; every page answers 503 while it is not built."""
     app.mount(
         "/assets/app",
-        StaticFiles(directory=build_dir, check_dir=False),
+        BuiltAssets(directory=build_dir, check_dir=False),
         name="frontend-assets",
     )
 
