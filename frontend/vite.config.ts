@@ -2,10 +2,15 @@ import vue from "@vitejs/plugin-vue";
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { defineConfig, type Plugin } from "vite";
 
 const BASE = "/assets/app/";
 const SW_SOURCE = new URL("./src/grid/service-worker.js", import.meta.url);
+// Served compressed when the browser accepts it (cityops.web.assets): text files over ~1 KB.
+const COMPRESSIBLE = /\.(js|mjs|css|svg|json|webmanifest)$/;
+const COMPRESSED = /\.(gz|br)$/;
+const MIN_COMPRESS_BYTES = 1024;
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -26,7 +31,7 @@ function serviceWorker(): Plugin {
     },
     closeBundle() {
       const files = filesUnder(outDir)
-        .filter((path) => !path.endsWith(`${sep}sw.js`))
+        .filter((path) => !path.endsWith(`${sep}sw.js`) && !COMPRESSED.test(path))
         .sort();
       const hash = createHash("sha256");
       for (const path of files) hash.update(relative(outDir, path)).update(readFileSync(path));
@@ -41,12 +46,42 @@ function serviceWorker(): Plugin {
   };
 }
 
+// Next to each compressible built file, its .gz (level 9) and .br (quality 11), made once here
+// rather than on every request. sw.js is left out: /sw.js is served plain and never cached.
+function compressAssets(): Plugin {
+  let outDir = "";
+  return {
+    name: "cityops-compress-assets",
+    apply: "build",
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      for (const path of filesUnder(outDir)) {
+        if (!COMPRESSIBLE.test(path) || path.endsWith(`${sep}sw.js`)) continue;
+        const content = readFileSync(path);
+        if (content.length < MIN_COMPRESS_BYTES) continue;
+        writeFileSync(`${path}.gz`, gzipSync(content, { level: 9 }));
+        const quality = { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY };
+        writeFileSync(`${path}.br`, brotliCompressSync(content, { params: quality }));
+      }
+    },
+  };
+}
+
+// MapLibre and ECharts (with its renderer, zrender) in chunks of their own, fetched only by the
+// pages that draw a map or a chart.
+const VENDOR_CHUNKS = [
+  { name: "maplibre", test: /[\\/]node_modules[\\/]maplibre-gl[\\/]/ },
+  { name: "echarts", test: /[\\/]node_modules[\\/](echarts|zrender)[\\/]/ },
+];
+
 // The FastAPI app serves index.html at the page routes, sw.js at /sw.js and the assets under
 // /assets/app/.
 export default defineConfig({
   base: BASE,
   publicDir: "src/public",
-  plugins: [vue(), serviceWorker()],
+  plugins: [vue(), serviceWorker(), compressAssets()],
   define: {
     __VUE_I18N_FULL_INSTALL__: true,
     __VUE_I18N_LEGACY_API__: false,
@@ -55,7 +90,8 @@ export default defineConfig({
   build: {
     outDir: "../src/cityops/web/static/app",
     emptyOutDir: true,
-    chunkSizeWarningLimit: 2000,
+    chunkSizeWarningLimit: 1000,
+    rolldownOptions: { output: { codeSplitting: { groups: VENDOR_CHUNKS } } },
   },
   server: { proxy: { "/api": "http://127.0.0.1:8000" } },
 });
