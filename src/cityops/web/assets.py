@@ -103,6 +103,8 @@ class BuiltAssets(StaticFiles):
         wanted: list[str],
         headers: dict[str, str],
     ) -> tuple[str | os.PathLike[str], os.stat_result]:
+        # A stat of a file beside one just found in the build: cheap enough to make in the
+        # event loop, and it keeps the choice next to the answer it shapes.
         suffixes = dict(ENCODINGS)
         for encoding in wanted:
             candidate = os.fspath(full_path) + suffixes[encoding]
