@@ -27,3 +27,19 @@ export const router = createRouter({
 });
 
 router.beforeEach((to) => (to.meta.auth && !token.get() ? "/login" : true));
+
+// A page's chunk that cannot be fetched (a tab opened before a new build asks for files that
+// build replaced, or the network dropped) is retried by loading the page afresh, once per
+// address: the flag is cleared by the next navigation that succeeds.
+const RELOADED_KEY = "cityops-chunk-reload";
+const CHUNK_FAILED = /dynamically imported module|module script failed/i;
+
+router.onError((error: unknown, to) => {
+  if (!(error instanceof TypeError) || !CHUNK_FAILED.test(error.message)) return;
+  if (sessionStorage.getItem(RELOADED_KEY) === to.fullPath) return;
+  sessionStorage.setItem(RELOADED_KEY, to.fullPath);
+  window.location.assign(to.fullPath);
+});
+router.afterEach((_to, _from, failure) => {
+  if (!failure) sessionStorage.removeItem(RELOADED_KEY);
+});

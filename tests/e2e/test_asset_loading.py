@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, expect
+from playwright.sync_api import Browser, Page, Response, Route, expect
 
 from factories.browser import PASSWORD
 
@@ -82,4 +82,51 @@ def test_the_command_screen_loads_its_map_chunk_compressed_and_paints_the_map(
     assert chunk.status == 200
     assert chunk.header_value("content-encoding") in {"gzip", "br"}
     assert chunk.header_value("cache-control") == "public, max-age=31536000, immutable"
+    page.context.close()
+
+
+def test_a_page_whose_chunk_fails_to_load_is_loaded_afresh_once(
+    live_url: str, browser: Browser
+) -> None:
+    """As after a new build, when the open tab's chunk names are gone: the first request for the
+    screen's chunk fails, the page reloads itself at /screen and the screen opens; a chunk that
+    keeps failing is not retried in a loop."""
+    page, urls = _open_login(browser, live_url, (1920, 1080))
+    failed: list[str] = []
+
+    def gone_until_reloaded(route: Route) -> None:
+        if any(url.endswith("/screen") for url in urls):
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.fulfill(status=404, body="gone")
+
+    page.route(re.compile(r"/assets/app/assets/ScreenView-[^/]+\.js$"), gone_until_reloaded)
+    _submit(page, live_url, "operator", "/screen")
+    expect(page.get_by_test_id("city-map")).to_have_attribute(
+        "data-map-ready", "true", timeout=30_000
+    )
+    assert failed
+    assert len([url for url in urls if url.endswith("/screen")]) == 1  # the page loaded afresh
+    page.unroute_all()
+    attempts: list[str] = []
+
+    def always_fail(route: Route) -> None:
+        attempts.append(route.request.url)
+        route.fulfill(status=404, body="gone")
+
+    page.route(re.compile(r"/assets/app/assets/OpsView-[^/]+\.js$"), always_fail)
+    page.goto(f"{live_url}/ops", wait_until="commit")
+
+    def loads_of_ops() -> int:
+        return len([url for url in urls if url == f"{live_url}/ops"])
+
+    for _ in range(300):  # until the page has loaded afresh; a loop would load on and on
+        if loads_of_ops() >= 2:
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_load_state("networkidle")
+    assert attempts
+    assert loads_of_ops() == 2  # opened, then loaded afresh once, no more
+    assert page.evaluate("sessionStorage.getItem('cityops-chunk-reload')") == "/ops"
     page.context.close()
