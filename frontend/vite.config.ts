@@ -70,9 +70,10 @@ function compressAssets(): Plugin {
 }
 
 // MapLibre and ECharts (with its renderer, zrender) in chunks of their own, fetched only by the
-// pages that draw a map or a chart.
+// pages that draw a map or a chart. MapLibre's style sheet is not in the group: it is global
+// (main.ts), and a group holding it would make the entry import MapLibre's code too.
 const VENDOR_CHUNKS = [
-  { name: "maplibre", test: /[\\/]node_modules[\\/]maplibre-gl[\\/]/ },
+  { name: "maplibre", test: /[\\/]node_modules[\\/]maplibre-gl[\\/].*\.m?js$/ },
   { name: "echarts", test: /[\\/]node_modules[\\/](echarts|zrender)[\\/]/ },
 ];
 
