@@ -74,6 +74,8 @@ def test_the_command_screen_loads_its_map_chunk_compressed_and_paints_the_map(
     expect(page.get_by_test_id("city-map")).to_have_attribute(
         "data-map-ready", "true", timeout=30_000
     )
+    # Laid out, not only loaded: style.css must still win over MapLibre's own rules.
+    expect(page.get_by_test_id("city-map")).to_be_visible()
     expect(page.get_by_test_id("trend-chart").locator("canvas")).to_have_count(1)
     # Both libraries come in their own chunks (so the other tests' check by name holds).
     libraries = {match.group(1) for url in urls if (match := HEAVY.search(url))}
