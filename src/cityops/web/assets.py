@@ -16,12 +16,14 @@ import re
 import stat
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 # Preferred first when the browser weighs both the same: brotli files are the smaller.
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+COMPRESSED_SUFFIXES = tuple(suffix for _, suffix in ENCODINGS)
 COMPRESSIBLE = frozenset({".js", ".mjs", ".css", ".svg", ".json", ".webmanifest"})
 # Vite names what it emits under assets/ "<name>-<8 characters of content hash>.<ext>".
 HASHED = re.compile(r"^assets/[^/]+-[A-Za-z0-9_-]{8}\.[A-Za-z0-9]+$")
@@ -69,6 +71,13 @@ def cache_control(path: str) -> str:
 
 class BuiltAssets(StaticFiles):
     """``StaticFiles`` that picks a precompressed sibling and sets the cache headers."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        # The copies are another encoding of a file, not files of their own: asked for by name
+        # they would go out with the original's type and no Content-Encoding.
+        if path.endswith(COMPRESSED_SUFFIXES):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
     def file_response(
         self,

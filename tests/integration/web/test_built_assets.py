@@ -171,6 +171,14 @@ def test_the_manifest_keeps_its_type(client: TestClient) -> None:
     assert response.json() == {"name": "cityops"}
 
 
+@pytest.mark.parametrize("path", [f"/assets/app/{SCRIPT}.gz", f"/assets/app/{STYLE}.gz"])
+def test_the_compressed_copies_are_not_served_by_their_own_names(
+    client: TestClient, path: str
+) -> None:
+    assert client.get(path).status_code == 404
+    assert client.head(path).status_code == 404
+
+
 @pytest.mark.parametrize(
     "path", ["/assets/app/assets/index-missing0.js", "/assets/app/nothing.css", "/assets/app/"]
 )
