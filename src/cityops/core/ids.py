@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import datetime
 
 
-def new_id() -> uuid.UUID:
-    """A UUIDv7: 48-bit millisecond timestamp, then random bits."""
-    millis = time.time_ns() // 1_000_000
+def new_id(at: datetime | None = None) -> uuid.UUID:
+    """A UUIDv7: 48-bit millisecond timestamp (now, or ``at`` for a record of the past, such as
+    imported history), then random bits."""
+    millis = time.time_ns() // 1_000_000 if at is None else int(at.timestamp() * 1000)
     rand = int.from_bytes(os.urandom(10), "big")
     value = (millis & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version

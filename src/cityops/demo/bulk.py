@@ -421,7 +421,7 @@ class _Planner:
         hotline = channel == "hotline"
         no_category = channel == "citizen" and rng.random() < NO_CATEGORY
         row: dict[str, Any] = {
-            "id": new_id(),
+            "id": new_id(created),
             "title": title,
             "description": description,
             "category_id": None if no_category else category.id,
@@ -750,7 +750,7 @@ def _event(
     data: dict[str, Any],
 ) -> dict[str, Any]:
     return {
-        "id": new_id(),
+        "id": new_id(at),  # ids of the past: the live feed reads ids as times
         "case_id": row["id"],
         "at": at,
         "action": action,

@@ -35,6 +35,15 @@ def test_ids_are_version_7_and_time_ordered() -> None:
     assert prefixes == sorted(prefixes)
 
 
+def test_an_id_of_the_past_carries_its_time() -> None:
+    at = datetime(2026, 3, 2, 2, 0, 0, 123000, tzinfo=UTC)
+    made = new_id(at)
+    assert made.version == 7
+    assert (made.int >> 80) == int(at.timestamp() * 1000)
+    assert new_id(at) != made
+    assert new_id(at + timedelta(milliseconds=1)).int >> 80 == (made.int >> 80) + 1
+
+
 def test_a_real_image_is_accepted_with_its_type_and_size() -> None:
     data = _png()
     stored = inspect_image(data, max_bytes=10_000)
