@@ -106,6 +106,14 @@ class ExpiringMap(Generic[K, T]):
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def replace(self, key: K, value: T) -> None:
+        """A new value for a key still held, which keeps its age (so it still expires when
+        it would have); nothing if the key is not held."""
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items[key] = (found[0], value)
+
     def pop(self, key: K) -> None:
         with self._lock:
             self._items.pop(key, None)

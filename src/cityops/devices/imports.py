@@ -24,7 +24,7 @@ from cityops.core.audit.service import record
 from cityops.core.auth import Actor
 from cityops.core.errors import FieldError, ValidationFailed, invalid
 from cityops.core.runtime import Runtime
-from cityops.devices import events
+from cityops.devices import events, known
 from cityops.devices.models import Device
 from cityops.devices.registry import device_type, place, placement_columns, registered_event
 from cityops.devices.schemas import DeviceIn, ImportMode, ImportReport, RowError
@@ -207,6 +207,7 @@ def import_devices(
         )
         for row in rows:
             tx.emit(registered_event(Device(**row)))
+        tx.after_commit(lambda: known.forget(rt, ids))
         report.created, report.created_ids = len(ids), ids
     return report
 

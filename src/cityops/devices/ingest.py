@@ -11,14 +11,13 @@ is stored once; the batch has committed when the function returns.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Table, insert, select
+from sqlalchemy import Column, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -30,6 +29,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices import events, rollups
 from cityops.devices.directory import device_types
 from cityops.devices.health import offline_after
+from cityops.devices.known import Known, known_devices, remember_seen
 from cityops.devices.models import Device, HealthEvent, LatestValue, Reading, Rejection
 from cityops.devices.payload import (
     BAD_SHAPE,
@@ -138,7 +138,7 @@ def store(rt: Runtime, messages: Sequence[Decoded]) -> IngestResult:
     batch = _Batch()
     with rt.db.transaction() as tx:
         session = tx.session
-        devices = _devices(session, {m.device_id for m in messages if m.device_id})
+        devices = known_devices(rt, session, {m.device_id for m in messages if m.device_id})
         types = device_types(session)
         for message in messages:
             device = devices.get(message.device_id) if message.device_id else None
@@ -188,35 +188,6 @@ def _refuse(batch: _Batch, result: IngestResult, device_id: str, problem: Proble
     key = (device_id, problem.reason)
     batch.refused[key] += 1
     batch.last_detail[key] = problem.detail[:300]
-
-
-class Known(NamedTuple):
-    """What the ingester needs of a device (columns, not entities: a batch names thousands)."""
-
-    id: str
-    type_code: str
-    status: str
-    online: bool
-    department_id: uuid.UUID
-    last_seen_at: datetime | None
-
-
-def _devices(session: Session, ids: set[str]) -> dict[str, Known]:
-    found: dict[str, Known] = {}
-    ordered = sorted(i for i in ids if len(i) <= 64)
-    columns = (
-        Device.id,
-        Device.type_code,
-        Device.status,
-        Device.online,
-        Device.department_id,
-        Device.last_seen_at,
-    )
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        for row in session.execute(select(*columns).where(Device.id.in_(chunk))):
-            found[row[0]] = Known(*row)
-    return found
 
 
 def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batch) -> None:
@@ -354,6 +325,7 @@ def _mark_seen(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _
     flag = _bind(DEVICES.c.online, dialect)
     rows = []
     came_online = []
+    written = []
     for device_id, seen in batch.seen.items():
         device = devices[device_id]
         interval = types[device.type_code].interval_seconds
@@ -362,6 +334,8 @@ def _mark_seen(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _
         limit = offline_after(seen, interval, intervals)
         at = moment(seen)
         rows.append((at, moment(limit), flag(True), device_id, at))
+        if device.last_seen_at is None or seen >= device.last_seen_at:
+            written.append(device._replace(online=True, last_seen_at=seen, offline_after=limit))
         if not device.online:
             came_online.append(
                 {"id": new_id(), "device_id": device_id, "at": seen, "kind": "online", "data": {}}
@@ -372,6 +346,8 @@ def _mark_seen(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _
     if came_online:
         session.execute(insert(HEALTH_EVENTS), came_online)
     _execute_many(session, _statements(session).seen, rows)
+    if written:
+        tx.after_commit(lambda: remember_seen(rt, written))
 
 
 def _bind(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any]:

@@ -18,7 +18,7 @@ from cityops.core.auth import Actor, digest_secret, new_secret
 from cityops.core.errors import FieldError, NotFound, PermissionDenied, ValidationFailed, duplicate
 from cityops.core.pagination import Page, PageParams, contains, order_by_sort, paginate
 from cityops.core.runtime import Runtime
-from cityops.devices import events
+from cityops.devices import events, known
 from cityops.devices.access import can_read, scope_devices
 from cityops.devices.catalogue import DeviceCatalogue, load_default_types
 from cityops.devices.directory import TYPES, TypeInfo, device_types
@@ -243,6 +243,7 @@ def register_device(rt: Runtime, *, actor: Actor, data: DeviceIn) -> DeviceOut:
             after=_state(device),
         )
         tx.emit(registered_event(device))
+        tx.after_commit(lambda: known.forget(rt, [data.id]))
         return present(session, device, now)
 
 
@@ -298,6 +299,7 @@ def update_device(rt: Runtime, *, actor: Actor, device_id: str, data: DeviceUpda
                 after=after,
             )
             tx.emit(events.DeviceUpdated(device.id, device.status, changed))
+            tx.after_commit(lambda: known.forget(rt, [device_id]))
         return present(session, device, now)
 
 

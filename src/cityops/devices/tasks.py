@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 
 from cityops.core.runtime import Runtime
 from cityops.devices.archive import archive_old
 from cityops.devices.events import DeviceWentOffline
+from cityops.devices.known import forget
 from cityops.devices.models import Device, HealthEvent
 from cityops.devices.partitions import ensure_partitions
 from cityops.devices.rollups import run_rollups
@@ -53,6 +56,7 @@ def scan_offline(rt: Runtime) -> int:
                         offline_since=since,
                     )
                 )
+            tx.after_commit(functools.partial(forget, rt, [device.id for device in rows]))
             marked += len(rows)
 
 
