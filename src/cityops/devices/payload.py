@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from cityops.devices.catalogue import MetricSpec
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EPOCH_MS = 10**15  # a usable ``ts`` in epoch milliseconds is within ± this
 
 # Reasons a message, a sample or a value is refused (also the keys of the health counters).
 MALFORMED_JSON = "malformed_json"
@@ -136,10 +137,53 @@ def parse_document(
         return out
     if not items:
         out.problems.append(Problem(BAD_SHAPE, "an empty list"))
+    low = max(received_ms - limits.max_age_ms, -MAX_EPOCH_MS)
+    high = min(received_ms + limits.max_future_ms, MAX_EPOCH_MS)
     for position, item in enumerate(items):
+        if _take_plain(item, metrics, received_ms, low, high, out.samples):
+            continue
         index = indexes[position] if indexes is not None else (None if single else position)
         _parse_sample(item, index, metrics, received_ms, limits, out)
     return out
+
+
+def _take_plain(
+    item: Any,
+    metrics: Mapping[str, MetricSpec],
+    received_ms: int,
+    low: int,
+    high: int,
+    samples: list[Sample],
+) -> bool:
+    """The common sample in one pass: an object with ``ts`` in epoch milliseconds (or none)
+    and every value a known metric's plausible number. Adds its samples and says True; for
+    anything else adds nothing and says False, and ``_parse_sample`` tells what is wrong."""
+    if type(item) is not dict:
+        return False
+    values = item.get("values")
+    if type(values) is not dict or not values:
+        return False
+    ts = item.get("ts")
+    if ts is None:
+        ts = received_ms
+    elif type(ts) is not int or not low <= ts <= high:
+        return False
+    taken = []
+    for metric, raw in values.items():
+        spec = metrics.get(metric)
+        kind = type(raw)
+        if spec is None or (kind is not float and kind is not int):
+            return False
+        try:
+            value = float(raw)
+        except OverflowError:
+            return False
+        # NaN and the infinities fail this test too.
+        if not spec.minimum <= value <= spec.maximum:
+            return False
+        taken.append(Sample(metric, ts, value))
+    samples.extend(taken)
+    return True
 
 
 def _parse_sample(
@@ -199,7 +243,7 @@ def parse_timestamp(
     if isinstance(raw, bool):
         return 0, (BAD_TIMESTAMP, "ts must be an RFC 3339 string or epoch milliseconds")
     if isinstance(raw, int | float):
-        if not math.isfinite(raw) or abs(raw) > 1e15:
+        if not math.isfinite(raw) or abs(raw) > MAX_EPOCH_MS:
             return 0, (BAD_TIMESTAMP, "ts is not a usable epoch-milliseconds value")
         ts = int(raw)
     elif isinstance(raw, str):

@@ -22,8 +22,11 @@ from cityops.devices.payload import (
     TOO_OLD,
     UNKNOWN_METRIC,
     Limits,
+    Parsed,
     Sample,
+    _parse_sample,
     from_ms,
+    parse_document,
     parse_payload,
     to_ms,
 )
@@ -143,3 +146,45 @@ def test_deeply_nested_json_is_refused_not_raised() -> None:
 def test_milliseconds_round_trip_exactly() -> None:
     moment = datetime(2026, 3, 2, 1, 2, 3, 456000, tzinfo=UTC)
     assert from_ms(to_ms(moment)) == moment
+
+
+LIMITS = Limits()
+EDGE_CASES: list[object] = [
+    {"values": {"pm25": 1, "battery": 99.5}},
+    {"ts": NOW_MS + LIMITS.max_future_ms, "values": {"pm25": 1}},
+    {"ts": NOW_MS + LIMITS.max_future_ms + 1, "values": {"pm25": 1}},
+    {"ts": NOW_MS - LIMITS.max_age_ms, "values": {"pm25": 1}},
+    {"ts": NOW_MS - LIMITS.max_age_ms - 1, "values": {"pm25": 1}},
+    {"ts": float(NOW_MS - 1000), "values": {"pm25": 1}},
+    {"ts": NOW_MS - 1000.5, "values": {"pm25": 1}},
+    {"ts": "2026-03-02T10:00:00+08:00", "values": {"pm25": 1}},
+    {"ts": NOW_MS, "values": {"pm25": 0, "battery": 100}},
+    {"ts": NOW_MS, "values": {"pm25": 1000.0000001}},
+    {"ts": NOW_MS, "values": {"pm25": 10**400}},
+    {"ts": NOW_MS, "values": {"pm25": 5, "battery": True}},
+    {"ts": NOW_MS, "values": {"pm25": 5, "no2": 1}},
+    {"ts": NOW_MS, "values": {"pm25": float("nan")}},
+    {"ts": NOW_MS, "values": {"pm25": float("-inf")}},
+    {"ts": NOW_MS, "values": {}},
+    {"ts": NOW_MS, "values": None},
+    {"ts": None, "values": {"battery": 1}},
+    {"ts": NOW_MS, "values": {"pm25": 1}, "extra": "ignored"},
+    "not an object",
+    [1],
+]
+
+
+@pytest.mark.parametrize("item", EDGE_CASES)
+def test_the_one_pass_parse_agrees_with_the_field_by_field_checks(item: object) -> None:
+    # parse_document takes the common sample in one pass and leaves anything else to
+    # _parse_sample: both must give the same samples and problems, one sample or in a list.
+    reference = Parsed()
+    _parse_sample(item, None, METRICS, NOW_MS, LIMITS, reference)
+    if isinstance(item, dict):
+        alone = parse_document(item, METRICS, NOW_MS, LIMITS)
+        assert (alone.samples, alone.problems) == (reference.samples, reference.problems)
+    listed = parse_document([item, item], METRICS, NOW_MS, LIMITS, indexes=[7, 8])
+    in_list = Parsed()
+    for index in (7, 8):
+        _parse_sample(item, index, METRICS, NOW_MS, LIMITS, in_list)
+    assert (listed.samples, listed.problems) == (in_list.samples, in_list.problems)
