@@ -108,8 +108,11 @@ def connect_perception(runtime: Runtime) -> None:
     alarms.attach(runtime, directory)
 
     def evaluate(event: ReadingsStored) -> None:
-        # The rules skip device types none of them watches before looking anything up.
-        alarms.evaluate(runtime, alarm_samples(event.devices), directory)
+        # Samples only of the device types some rule watches (most readings are not).
+        watched = alarms.watched_types(runtime, {d.type_code for d in event.devices})
+        stored = [d for d in event.devices if d.type_code in watched]
+        if stored:
+            alarms.evaluate(runtime, alarm_samples(stored), directory)
 
     runtime.db.bus.subscribe(ReadingsStored, evaluate)
     runtime.caches["mqtt.ingest_handler"] = lambda batch: devices.ingest_batch(

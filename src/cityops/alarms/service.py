@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
+from cityops.alarms import evaluation
 from cityops.alarms.access import check_readable
 from cityops.alarms.case_link import open_cases, retry_pending
 from cityops.alarms.devices import DeviceDirectory, DeviceInfo, Sample, StaticDevices, attach
@@ -63,6 +64,7 @@ __all__ = [
     "scan_no_data",
     "set_override",
     "update_rule",
+    "watched_types",
 ]
 
 
@@ -79,6 +81,15 @@ def evaluate(rt: Runtime, samples: Sequence[Sample], devices: DeviceDirectory) -
     report, needs_case = evaluate_batch(rt, samples, devices)
     report.cases = open_cases(rt, needs_case)
     return report
+
+
+def watched_types(rt: Runtime, types: Collection[str]) -> set[str]:
+    """The device types among ``types`` that some rule is written for: readings of the
+    others cannot fire a rule, so a caller need not even make samples of them."""
+    if not types:
+        return set()
+    with rt.db.read() as session:
+        return evaluation.watched_types(session, types)
 
 
 def scan_no_data(rt: Runtime, now: datetime | None = None) -> EvaluationReport:

@@ -198,10 +198,9 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
         readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
         _execute_many(session, sql.readings, readings)
         _execute_many(session, sql.latest, _newest(batch))
-        late = rollups.dirty_rows(
-            ((d, s.ts) for d, samples in batch.samples.items() for s in samples), to_ms(now)
-        )
-        if late:
+        received_ms = to_ms(now)
+        if min(row[2] for row in readings) < received_ms - rollups.LATE_MS:
+            late = rollups.dirty_rows(((row[0], row[2]) for row in readings), received_ms)
             _insert(session, rollups.DIRTY, late, conflict="nothing")
     if batch.refused:
         rows = [
@@ -228,14 +227,14 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
 def _newest(batch: _Batch) -> list[tuple[str, str, int, float]]:
     """One row per (device, metric): the newest sample of the batch (an upsert statement may
     not touch a row twice)."""
-    newest: dict[tuple[str, str], Sample] = {}
+    newest: dict[tuple[str, str], tuple[str, str, int, float]] = {}
     for device_id, samples in batch.samples.items():
-        for sample in samples:
-            key = (device_id, sample.metric)
+        for metric, ts, value in samples:
+            key = (device_id, metric)
             found = newest.get(key)
-            if found is None or sample.ts >= found.ts:
-                newest[key] = sample
-    return [(d, m, s.ts, s.value) for (d, m), s in newest.items()]
+            if found is None or ts >= found[2]:
+                newest[key] = (device_id, metric, ts, value)
+    return list(newest.values())
 
 
 class _Statements(NamedTuple):
