@@ -11,8 +11,9 @@ A fresh database (SQLite, or a throwaway database on a durable PostgreSQL server
   ``POST /api/v1/telemetry`` route without HTTP).
 
 The figure is **CPU time of the calling thread** (``time.thread_time()``) per message and per
-data point, which other work on the machine does not inflate the way it inflates wall-clock
-throughput (the database's own work in the process counts, a PostgreSQL server's does not).
+data point, after a warm-up that has sent every device once (as a running worker has). Other
+work on the machine does not inflate it the way it inflates wall-clock throughput (the
+database's own work in the process counts, a PostgreSQL server's does not).
 ``--profile`` prints the top entries of a cProfile run of the same batches.
 
     uv run python benchmarks/ingest_profile.py                  # 40 batches of each
@@ -54,7 +55,6 @@ from ingest import DEVICES, METRICS, Database, prepare_database
 
 MQTT_BATCH = 500
 HTTP_BATCH = 1000
-WARM_UP_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,6 @@ class Feed:
 
     def __init__(self, base: datetime) -> None:
         self.base_ms = int(base.timestamp() * 1000)
-        self.received_at = base + timedelta(seconds=1)
         self.n = 0
 
     def sample(self) -> tuple[str, dict[str, Any]]:
@@ -81,11 +80,12 @@ class Feed:
         return f"tc-{n % DEVICES:06d}", {"ts": self.base_ms + n, "values": values}
 
     def mqtt_batch(self) -> list[Message]:
+        received_at = datetime.now(UTC)
         batch = []
         for _ in range(MQTT_BATCH):
             device_id, document = self.sample()
             payload = json.dumps(document, separators=(",", ":")).encode()
-            batch.append(Message(device_id, payload, self.received_at))
+            batch.append(Message(device_id, payload, received_at))
         return batch
 
     def http_batch(self) -> bytes:
@@ -100,7 +100,8 @@ def measure(
     name: str, make: Any, run: Any, batches: int, points_per_batch: int, messages_per_batch: int
 ) -> dict[str, Any]:
     """CPU of ``run`` over ``batches`` batches made one at a time by ``make`` (untimed)."""
-    for _ in range(WARM_UP_BATCHES):
+    # Warm-up: every device once (what a running worker has done long since).
+    for _ in range(-(-DEVICES // messages_per_batch)):
         run(make())
     cpu = 0.0
     for _ in range(batches):
@@ -173,7 +174,7 @@ def main() -> None:
         runtime = build_runtime(settings)
         try:
             handler = runtime.caches["mqtt.ingest_handler"]
-            feed = Feed(datetime.now(UTC) - timedelta(hours=1))
+            feed = Feed(datetime.now(UTC) - timedelta(minutes=1))
 
             def mqtt(batch: list[Message]) -> None:
                 handler(batch)
