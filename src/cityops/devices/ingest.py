@@ -70,7 +70,7 @@ class IngestResult:
             self.problems.append((device_id, problem))
 
 
-@dataclass
+@dataclass(slots=True)
 class Decoded:
     """One message after JSON decoding: its document, or why it could not be read."""
 
@@ -140,9 +140,13 @@ def store(rt: Runtime, messages: Sequence[Decoded]) -> IngestResult:
         session = tx.session
         devices = known_devices(rt, session, {m.device_id for m in messages if m.device_id})
         types = device_types(session)
+        received: dict[datetime, int] = {}  # epoch ms of each receive time (mostly one)
         for message in messages:
             device = devices.get(message.device_id) if message.device_id else None
-            _take(message, device, types, limits, batch, result)
+            at = received.get(message.received_at)
+            if at is None:
+                at = received[message.received_at] = to_ms(message.received_at)
+            _take(message, device, types, limits, at, batch, result)
         result.accepted = sum(len(s) for s in batch.samples.values())
         _write(rt, tx, devices, batch)
     return result
@@ -153,6 +157,7 @@ def _take(
     device: Known | None,
     types: dict[str, Any],
     limits: Limits,
+    received_ms: int,
     batch: _Batch,
     result: IngestResult,
 ) -> None:
@@ -175,9 +180,7 @@ def _take(
         _refuse(batch, result, device_id, message.problem)
         return
     metrics = types[device.type_code].metrics
-    parsed = parse_document(
-        message.document, metrics, to_ms(message.received_at), limits, message.indexes
-    )
+    parsed = parse_document(message.document, metrics, received_ms, limits, message.indexes)
     batch.samples[device_id].extend(parsed.samples)
     for problem in parsed.problems:
         _refuse(batch, result, device_id, problem)
