@@ -25,6 +25,7 @@ from cityops.devices.payload import (
     Parsed,
     Sample,
     _parse_sample,
+    decode,
     from_ms,
     parse_document,
     parse_payload,
@@ -188,3 +189,43 @@ def test_the_one_pass_parse_agrees_with_the_field_by_field_checks(item: object) 
     for index in (7, 8):
         _parse_sample(item, index, METRICS, NOW_MS, LIMITS, in_list)
     assert (listed.samples, listed.problems) == (in_list.samples, in_list.problems)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"ts":1,"values":{"pm25":1.5}}',
+        b'[{"values":{"pm25":1}} , {"values":{}}]\r\n\t ',
+        b'{"name":"\xe5\x85\xb3"}',
+        b'{"a":1} trailing',
+        b'{"a":1}{"b":2}',
+        b'{"a":',
+        b'{"a":NaN}',
+        b"{'a': 1}",
+        b'{"a":"\xff"}',
+        b'{\x00"\x00}\x00',
+        b"[" * 5000 + b"]" * 5000,
+        b"[" * 100_000,
+        b" {}",
+        b"\xef\xbb\xbf{}",
+        "{}".encode("utf-16"),
+        b"{}",
+    ],
+)
+def test_decoding_answers_as_json_loads_does(raw: bytes) -> None:
+    # decode skips json.loads' overhead for plain objects and lists; it must agree with it,
+    # on the document and on the error alike.
+    document, problem = decode(raw)
+    expected: object = None
+    error = None
+    try:
+        expected = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        error = str(exc)
+    if error is None:
+        assert problem is None
+        assert document == expected
+    else:
+        assert document is None
+        assert problem is not None
+        assert (problem.reason, problem.detail) == (MALFORMED_JSON, error[:200])
