@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
@@ -96,6 +96,21 @@ class ExpiringMap(Generic[K, T]):
                 del self._items[key]
                 return None
             return found[1]
+
+    def get_many(self, keys: Iterable[K]) -> dict[K, T]:
+        """The unexpired values of ``keys`` that are held (one lock for them all)."""
+        found: dict[K, T] = {}
+        with self._lock:
+            oldest = time.monotonic() - self.ttl
+            for key in keys:
+                item = self._items.get(key)
+                if item is None:
+                    continue
+                if item[0] < oldest:
+                    del self._items[key]
+                else:
+                    found[key] = item[1]
+        return found
 
     def put(self, key: K, value: T) -> None:
         if self.ttl <= 0:

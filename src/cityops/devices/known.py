@@ -69,8 +69,9 @@ def known_devices(rt: Runtime, session: Session, ids: Collection[str]) -> dict[s
     now = rt.clock.now()
     found: dict[str, Known] = {}
     missing: list[str] = []
+    held = cache.get_many(ids)
     for device_id in ids:
-        known = cache.get(device_id)
+        known = held.get(device_id)
         if (
             known is not None
             and known.online
