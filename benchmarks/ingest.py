@@ -137,6 +137,17 @@ class Database:
     gauges: list[str] = field(default_factory=list)
 
 
+def fresh_database(stack: ExitStack, database: str, pg_port: int, tmpdir: Path) -> Database:
+    """A new SQLite file under ``tmpdir``, or a throwaway database on a durable PostgreSQL
+    server on ``pg_port`` (both removed when ``stack`` closes)."""
+    if database == "postgresql":
+        pg = stack.enter_context(throwaway_postgres(pg_port))
+        url = stack.enter_context(throwaway_database(pg.url))
+        return Database(url=url, path=None, data_dir=tmpdir / "data")
+    path = tmpdir / "cityops.db"
+    return Database(url=f"sqlite:///{path}", path=path, data_dir=tmpdir / "data")
+
+
 # --------------------------------------------------------------------------- the broker
 
 
@@ -718,13 +729,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cityops-ingest-bench-") as tmp, ExitStack() as stack:
         tmpdir = Path(tmp)
-        if options.database == "postgresql":
-            pg = stack.enter_context(throwaway_postgres(options.pg_port))
-            url = stack.enter_context(throwaway_database(pg.url))
-            db = Database(url=url, path=None, data_dir=tmpdir / "data")
-        else:
-            path = tmpdir / "cityops.db"
-            db = Database(url=f"sqlite:///{path}", path=path, data_dir=tmpdir / "data")
+        db = fresh_database(stack, options.database, options.pg_port, tmpdir)
         say(f"preparing the database ({options.database})")
         prepare_database(db)
         workers: list[subprocess.Popen[bytes]] = []

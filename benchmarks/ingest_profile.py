@@ -48,10 +48,8 @@ from common import (
     print_json_line,
     say,
     source_revision,
-    throwaway_database,
-    throwaway_postgres,
 )
-from ingest import DEVICES, METRICS, Database, prepare_database
+from ingest import DEVICES, METRICS, fresh_database, prepare_database
 
 MQTT_BATCH = 500
 HTTP_BATCH = 1000
@@ -159,13 +157,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="cityops-ingest-profile-") as tmp, ExitStack() as stack:
         tmpdir = Path(tmp)
-        if args.database == "postgresql":
-            pg = stack.enter_context(throwaway_postgres(args.pg_port))
-            url = stack.enter_context(throwaway_database(pg.url))
-            db = Database(url=url, path=None, data_dir=tmpdir / "data")
-        else:
-            path = tmpdir / "cityops.db"
-            db = Database(url=f"sqlite:///{path}", path=path, data_dir=tmpdir / "data")
+        db = fresh_database(stack, args.database, args.pg_port, tmpdir)
         say(f"preparing the database ({args.database})")
         prepare_database(db)
         settings = load_settings(
