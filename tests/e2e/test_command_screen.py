@@ -188,3 +188,44 @@ def test_the_feed_opens_the_case_and_the_laptop_layout(
     expect(page.get_by_test_id("case-detail")).to_have_attribute("data-state", "registered")
     context.close()
     assert errors == []
+
+
+COUNTS = re.compile(r".*/api/v1/cases\?.*page_size=1.*")
+RATES = re.compile(r".*/api/v1/overview/performance.*")
+
+
+@pytest.mark.parametrize("late", ["counts", "rates"])
+def test_every_tile_is_filled_whichever_request_answers_last(
+    rt: Runtime,
+    actor: Callable[[str], Any],
+    auth: Callable[[str], dict[str, str]],
+    client: TestClient,
+    live_url: str,
+    browser: Browser,
+    late: str,
+) -> None:
+    """The page asks for the counts and the rates at once: held back in the browser until the
+    other has answered, either kind comes last and every tile is still filled."""
+    _seed_cases(rt, actor)
+    now = rt.clock.now()
+    today = (now + timedelta(hours=8)).strftime("%Y-%m-%dT00:00:00+08:00")
+    expected = _expected(client, auth("operator"), today)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    page.clock.set_fixed_time(now)
+    held: list[Any] = []
+    page.route(COUNTS if late == "counts" else RATES, lambda route: held.append(route))
+    log_in(page, live_url, "operator", lands_on="/screen")
+    # The other request's answer is in the page: the ranking (rates) or the count tiles.
+    if late == "counts":
+        expect(page.get_by_test_id("ranking-chart")).to_be_visible()
+        expect(page.get_by_test_id("kpi-tiles")).to_have_count(0)
+    else:
+        expect(page.locator("[data-kpi=open] b")).to_have_text(expected["open"])
+        expect(page.locator("[data-kpi=on-time] b")).to_have_text("…")
+    assert held, "the held requests were not made"
+    for route in held:
+        route.continue_()
+    for name, value in expected.items():
+        expect(page.locator(f"[data-kpi={name}] b")).to_have_text(value)
+    context.close()
