@@ -19,54 +19,49 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-// The grid worker's offline app: after the build, write sw.js with the list of every built file
-// (the app shell) and a version made from their contents, so a new build replaces the cache.
-function serviceWorker(): Plugin {
+// A plugin that works on the build's output folder once the bundle is written.
+function afterBuild(name: string, run: (outDir: string) => void): Plugin {
   let outDir = "";
   return {
-    name: "cityops-service-worker",
+    name,
     apply: "build",
     configResolved(config) {
       outDir = resolve(config.root, config.build.outDir);
     },
     closeBundle() {
-      const files = filesUnder(outDir)
-        .filter((path) => !path.endsWith(`${sep}sw.js`) && !COMPRESSED.test(path))
-        .sort();
-      const hash = createHash("sha256");
-      for (const path of files) hash.update(relative(outDir, path)).update(readFileSync(path));
-      const template = readFileSync(SW_SOURCE, "utf8");
-      hash.update(template);
-      const urls = files.map((path) => BASE + relative(outDir, path).split(sep).join("/"));
-      const header =
-        `const VERSION = ${JSON.stringify(hash.digest("hex").slice(0, 16))};\n` +
-        `const PRECACHE = ${JSON.stringify(urls, null, 1)};\n`;
-      writeFileSync(join(outDir, "sw.js"), header + template);
+      run(outDir);
     },
   };
 }
 
+// The grid worker's offline app: after the build, write sw.js with the list of every built file
+// (the app shell) and a version made from their contents, so a new build replaces the cache.
+function writeServiceWorker(outDir: string): void {
+  const files = filesUnder(outDir)
+    .filter((path) => !path.endsWith(`${sep}sw.js`) && !COMPRESSED.test(path))
+    .sort();
+  const hash = createHash("sha256");
+  for (const path of files) hash.update(relative(outDir, path)).update(readFileSync(path));
+  const template = readFileSync(SW_SOURCE, "utf8");
+  hash.update(template);
+  const urls = files.map((path) => BASE + relative(outDir, path).split(sep).join("/"));
+  const header =
+    `const VERSION = ${JSON.stringify(hash.digest("hex").slice(0, 16))};\n` +
+    `const PRECACHE = ${JSON.stringify(urls, null, 1)};\n`;
+  writeFileSync(join(outDir, "sw.js"), header + template);
+}
+
 // Next to each compressible built file, its .gz (level 9) and .br (quality 11), made once here
 // rather than on every request. sw.js is left out: /sw.js is served plain and never cached.
-function compressAssets(): Plugin {
-  let outDir = "";
-  return {
-    name: "cityops-compress-assets",
-    apply: "build",
-    configResolved(config) {
-      outDir = resolve(config.root, config.build.outDir);
-    },
-    closeBundle() {
-      for (const path of filesUnder(outDir)) {
-        if (!COMPRESSIBLE.test(path) || path.endsWith(`${sep}sw.js`)) continue;
-        const content = readFileSync(path);
-        if (content.length < MIN_COMPRESS_BYTES) continue;
-        writeFileSync(`${path}.gz`, gzipSync(content, { level: 9 }));
-        const quality = { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY };
-        writeFileSync(`${path}.br`, brotliCompressSync(content, { params: quality }));
-      }
-    },
-  };
+function compressAssets(outDir: string): void {
+  for (const path of filesUnder(outDir)) {
+    if (!COMPRESSIBLE.test(path) || path.endsWith(`${sep}sw.js`)) continue;
+    const content = readFileSync(path);
+    if (content.length < MIN_COMPRESS_BYTES) continue;
+    writeFileSync(`${path}.gz`, gzipSync(content, { level: 9 }));
+    const quality = { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY };
+    writeFileSync(`${path}.br`, brotliCompressSync(content, { params: quality }));
+  }
 }
 
 // MapLibre and ECharts (with its renderer, zrender) in chunks of their own, fetched only by the
@@ -82,7 +77,11 @@ const VENDOR_CHUNKS = [
 export default defineConfig({
   base: BASE,
   publicDir: "src/public",
-  plugins: [vue(), serviceWorker(), compressAssets()],
+  plugins: [
+    vue(),
+    afterBuild("cityops-service-worker", writeServiceWorker),
+    afterBuild("cityops-compress-assets", compressAssets),
+  ],
   define: {
     __VUE_I18N_FULL_INSTALL__: true,
     __VUE_I18N_LEGACY_API__: false,

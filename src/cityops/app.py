@@ -112,7 +112,7 @@ def connect_perception(runtime: Runtime) -> None:
         watched = alarms.watched_types(runtime, {d.type_code for d in event.devices})
         stored = [d for d in event.devices if d.type_code in watched]
         if stored:
-            alarms.evaluate(runtime, alarm_samples(stored), directory)
+            alarms.evaluate(runtime, alarm_samples(stored), directory, watched=watched)
 
     runtime.db.bus.subscribe(ReadingsStored, evaluate)
     runtime.caches["mqtt.ingest_handler"] = lambda batch: devices.ingest_batch(

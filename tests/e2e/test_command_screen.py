@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,16 @@ def _expected(client: TestClient, headers: dict[str, str], today: str) -> dict[s
     }
 
 
+def _seeded(
+    rt: Runtime, actor: Callable[[str], Any], client: TestClient, headers: dict[str, str]
+) -> tuple[datetime, dict[str, str]]:
+    """Seed the cases; the frozen now, and the text each KPI tile must show."""
+    _seed_cases(rt, actor)
+    now = rt.clock.now()
+    today = (now + timedelta(hours=8)).strftime("%Y-%m-%dT00:00:00+08:00")
+    return now, _expected(client, headers, today)
+
+
 def _login(page: Page, base: str) -> None:
     page.goto(f"{base}/login")
     page.fill("#username", "operator")
@@ -84,10 +94,7 @@ def test_command_screen(
     live_url: str,
     browser: Browser,
 ) -> None:
-    _seed_cases(rt, actor)
-    now = rt.clock.now()
-    today = (now + timedelta(hours=8)).strftime("%Y-%m-%dT00:00:00+08:00")
-    expected = _expected(client, auth("operator"), today)
+    now, expected = _seeded(rt, actor, client, auth("operator"))
     assert expected["today"] == "4"
     assert expected["overdue"] == "2"
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -206,10 +213,7 @@ def test_every_tile_is_filled_whichever_request_answers_last(
 ) -> None:
     """The page asks for the counts and the rates at once: held back in the browser until the
     other has answered, either kind comes last and every tile is still filled."""
-    _seed_cases(rt, actor)
-    now = rt.clock.now()
-    today = (now + timedelta(hours=8)).strftime("%Y-%m-%dT00:00:00+08:00")
-    expected = _expected(client, auth("operator"), today)
+    now, expected = _seeded(rt, actor, client, auth("operator"))
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
     page.clock.set_fixed_time(now)

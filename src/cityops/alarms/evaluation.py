@@ -191,12 +191,17 @@ class _Run:
 
 
 def evaluate_batch(
-    rt: Runtime, samples: Sequence[Sample], devices: DeviceDirectory
+    rt: Runtime,
+    samples: Sequence[Sample],
+    devices: DeviceDirectory,
+    watched: Collection[str] | None = None,
 ) -> tuple[EvaluationReport, set[uuid.UUID]]:
-    """Apply a batch of samples; returns the report and the alarms that need a case."""
+    """Apply a batch of samples; returns the report and the alarms that need a case.
+    ``watched``: the watched types among the samples' when the caller has read them."""
     report = EvaluationReport(samples=len(samples))
-    with rt.db.read() as session:
-        watched = watched_types(session, {s.device_type for s in samples})
+    if watched is None:
+        with rt.db.read() as session:
+            watched = watched_types(session, {s.device_type for s in samples})
     # Devices of types no rule watches are skipped before anything is looked up or locked.
     grouped = by_device([s for s in samples if s.device_type in watched])
     report.skipped += len(samples) - sum(len(rows) for rows in grouped.values())

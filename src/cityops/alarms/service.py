@@ -68,17 +68,24 @@ __all__ = [
 ]
 
 
-def evaluate(rt: Runtime, samples: Sequence[Sample], devices: DeviceDirectory) -> EvaluationReport:
+def evaluate(
+    rt: Runtime,
+    samples: Sequence[Sample],
+    devices: DeviceDirectory,
+    *,
+    watched: Collection[str] | None = None,
+) -> EvaluationReport:
     """Run the rules over one committed batch of readings, in one transaction.
 
     Samples may come in any order and more than once (at-least-once delivery): each device's
     are applied in time order, and one not newer than the last applied is skipped. Samples of
-    devices the directory does not know, or that no rule watches, count as ``skipped``.
+    devices the directory does not know, or that no rule watches, count as ``skipped``
+    (``watched``: the watched types, when the caller has read them with ``watched_types``).
     Alarms that reach their rule's case severity open their case after the commit.
     """
     if not samples:
         return EvaluationReport()
-    report, needs_case = evaluate_batch(rt, samples, devices)
+    report, needs_case = evaluate_batch(rt, samples, devices, watched)
     report.cases = open_cases(rt, needs_case)
     return report
 

@@ -39,6 +39,7 @@ from cityops.org.roles import Perm
 log = logging.getLogger(__name__)
 
 _CACHE = "brain.classifier"
+_TAKES = examples.LEARN_FROM | {"report"}  # the case events triage and learning act on
 SWEEP_PAGE = 200
 
 
@@ -349,7 +350,7 @@ def attach(rt: Runtime, *, background: bool = False) -> None:
     rt.workers.append(worker)
 
     def queue(event: CaseChanged) -> None:
-        if event.action == "report" or event.action in examples.LEARN_FROM:
+        if event.action in _TAKES:
             worker.submit(event)
 
     rt.db.bus.subscribe(CaseChanged, queue)

@@ -230,8 +230,8 @@ def find_duplicates(
 def _still_open(session: Session, case_id: uuid.UUID) -> Case | None:
     """The merge target, locked and read afresh, if it still takes duplicates: a transition
     that committed after the candidates were read may have moved it on."""
-    target = session.get(Case, case_id, with_for_update=True, populate_existing=True)
-    if target is None or target.state not in MERGE_TARGETS or target.merged_into_id is not None:
+    target = load_case(session, case_id, for_update=True)
+    if target.state not in MERGE_TARGETS or target.merged_into_id is not None:
         return None
     return target
 

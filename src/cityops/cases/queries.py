@@ -36,9 +36,10 @@ SORTS: dict[str, Any] = {
 
 
 def load_case(session: Session, case_id: uuid.UUID, *, for_update: bool = False) -> Case:
+    """The case; ``for_update``: locked, and read afresh even if the session holds it."""
     query = select(Case).where(Case.id == case_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     case = session.scalar(query)
     if case is None:
         raise NotFound("case", case_id)

@@ -201,9 +201,8 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
         readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
         _execute_rows(session, sql, sql.readings, readings)
         _execute_rows(session, sql, sql.latest, _newest(batch))
-        received_ms = to_ms(now)
-        if min(row[2] for row in readings) < received_ms - rollups.LATE_MS:
-            late = rollups.dirty_rows(((row[0], row[2]) for row in readings), received_ms)
+        late = rollups.dirty_rows(((row[0], row[2]) for row in readings), to_ms(now))
+        if late:
             _insert(session, rollups.DIRTY, late, conflict="nothing")
     if batch.refused:
         rows = [
