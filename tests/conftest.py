@@ -135,6 +135,7 @@ class _TestDatabase(Database):
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
+        self.writers = self.lock  # the one connection's turns already order the writers
         # A fresh snapshot registry per test: reference data changed in a test is rolled back.
         self.snapshots = Snapshots(ttl=3600)
         self.session_factory = sessionmaker(

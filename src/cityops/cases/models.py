@@ -92,6 +92,10 @@ class Case(Timestamps, Base):
         Index("ix_cases_location", "lon", "lat"),
         # Duplicate candidates: same category, neighbouring cells, recent (docs/duplicates.md).
         Index("ix_cases_duplicate_search", "category_id", "cell", "created_at"),
+        # The command screen's on-time rate and satisfaction of a period, read from the index
+        # alone (cases.overview.performance).
+        Index("ix_cases_handled", "handled_at", "department_id", "handle_due_at"),
+        Index("ix_cases_evaluated", "evaluated_at", "department_id", "rating"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import threading
 import time
@@ -37,7 +38,13 @@ def create_web_app(
             runtime.scheduler.start()
         live.start()
         restore = _end_streams_on_signal(live)
+        # What start-up loaded (hundreds of thousands of objects: libraries, directories,
+        # models) lives as long as the app: out of the garbage collector's sight, so that a full
+        # collection scans only what requests make instead of stalling every request for 0.1 s.
+        # Given back when the app stops (a process that runs apps one after another).
+        gc.freeze()
         yield
+        gc.unfreeze()
         restore()
         await live.stop()
         runtime.scheduler.stop()

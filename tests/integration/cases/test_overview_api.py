@@ -172,3 +172,29 @@ def test_performance_takes_days_and_refuses_handlers(api: Api) -> None:
     assert error(api.get("handler-chengguan-990101", PERFORMANCE), 403)["code"] == (
         "permission_denied"
     )
+
+
+def test_performance_rates_a_period_by_its_handling_and_its_ratings_apart(
+    rt: Runtime, api: Api, actor: Callable[[str], Any]
+) -> None:
+    """A case handled before the period and rated in it counts for the satisfaction only: in
+    the total, not in the department ranking (which lists departments that handled cases)."""
+    earlier = make_case(rt, actor, "closed")
+    rt.clock.advance(days=40)  # type: ignore[attr-defined]
+    service.evaluate_case(rt, actor=actor("citizen"), case_id=earlier.id, rating=4)
+    rt.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    api.logins["operator"] = bearer(rt, "operator")  # the first token has expired meanwhile
+    body = api.get("operator", PERFORMANCE).json()
+    total = body["total"]
+    assert (total["handled"], total["on_time"], total["on_time_rate"]) == (0, 0, None)
+    assert (total["rating_count"], total["satisfaction"]) == (1, 4.0)
+    assert body["departments"] == []
+    later = make_case(rt, actor, "handled")
+    rt.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    body = api.get("operator", PERFORMANCE).json()
+    assert (body["total"]["handled"], body["total"]["rating_count"]) == (1, 1)
+    [department] = body["departments"]
+    # Both cases are the same department's: its row joins this period's handling to the rating.
+    assert department["code"] == handler_of(later).removeprefix("handler-")
+    assert (department["handled"], department["on_time"]) == (1, 1)
+    assert (department["rating_count"], department["satisfaction"]) == (1, 4.0)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi.testclient import TestClient
 
 from cityops import __version__
+from cityops.app import create_app
 from cityops.core.runtime import Runtime
 
 
@@ -61,3 +64,15 @@ def test_api_pages_load_their_assets_locally(client: TestClient) -> None:
     bundle = client.get("/assets/api-docs/swagger-ui-bundle.js")
     assert bundle.status_code == 200
     assert len(bundle.content) > 100_000
+
+
+def test_what_start_up_loaded_is_out_of_the_collectors_sight_while_the_app_runs(
+    rt: Runtime,
+) -> None:
+    """The app freezes the objects alive at start-up (full collections then scan only what
+    requests make) and gives them back to the collector when it stops."""
+    gc.unfreeze()
+    with TestClient(create_app(runtime=rt)) as running:
+        assert running.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

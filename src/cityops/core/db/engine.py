@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,7 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    _cache_parsed_statements()
     # Every session ends its own transaction (commit, or rollback for reads), so the pool's
     # reset-on-return ROLLBACK and a pre-ping SELECT would each cost a round trip per request
     # for nothing; stale connections are recycled by age instead.
@@ -34,6 +37,21 @@ def create_db_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
         pool_recycle=1800,
         pool_reset_on_return=None,
     )
+
+
+# psycopg keeps the parsed form of a statement (its ``%(name)s`` placeholders turned into
+# ``$n``) only for statements of at most 50 parameters, against the endless variants of
+# hand-built multi-row inserts. The ORM's statements are a fixed set, and the insert of a case
+# has 51: below this bound it is parsed once per process instead of once per report, while
+# multi-row inserts (hundreds of parameters) still stay out of the cache.
+PARSED_STATEMENT_PARAMS = 64
+
+
+def _cache_parsed_statements() -> None:
+    queries = importlib.import_module("psycopg._queries")
+    bound = getattr(queries, "MAX_CACHED_STATEMENT_PARAMS", None)
+    if isinstance(bound, int) and bound < PARSED_STATEMENT_PARAMS:
+        vars(queries)["MAX_CACHED_STATEMENT_PARAMS"] = PARSED_STATEMENT_PARAMS
 
 
 WRITE_OPTION = "cityops_write"
@@ -83,8 +101,15 @@ class Database:
     cache_ttl: float = 30.0
     session_factory: Callable[[], Session] = field(init=False)
     snapshots: Snapshots = field(init=False)
+    writers: AbstractContextManager[Any] = field(init=False)
 
     def __post_init__(self) -> None:
+        # SQLite has one write lock per file, and a writer that finds it taken sleeps and tries
+        # again (1 ms, then longer and longer steps up to 100 ms): dozens of request threads of
+        # one process waiting so wake late and in no order, and the unlucky ones wait seconds.
+        # They queue on a lock of the process instead, each woken as the one before commits;
+        # other processes (the ingester, the CLI) still meet at SQLite's lock.
+        self.writers = threading.RLock() if self.dialect == "sqlite" else nullcontext()
         self.snapshots = Snapshots(self.cache_ttl)
         self.session_factory = sessionmaker(
             self.engine, expire_on_commit=False, info={INFO_KEY: self.snapshots}
@@ -97,18 +122,19 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Commit on success, roll back on any error; publish events only after commit."""
-        session = self.session_factory()
-        if self.dialect == "sqlite":
-            session.connection(execution_options={WRITE_OPTION: True})
-        tx = Transaction(session)
-        try:
-            yield tx
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self.writers:
+            session = self.session_factory()
+            if self.dialect == "sqlite":
+                session.connection(execution_options={WRITE_OPTION: True})
+            tx = Transaction(session)
+            try:
+                yield tx
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
         for callback in tx.callbacks:
             callback()
         for published in tx.events:
