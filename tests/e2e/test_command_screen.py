@@ -233,3 +233,35 @@ def test_every_tile_is_filled_whichever_request_answers_last(
     for name, value in expected.items():
         expect(page.locator(f"[data-kpi={name}] b")).to_have_text(value)
     context.close()
+
+
+ORDER = """() => {
+  const at = (name) => performance.getEntriesByName(name)[0]?.startTime ?? null;
+  const asked = (part) => performance.getEntriesByType("resource")
+    .filter((entry) => entry.name.includes(part)).map((entry) => entry.startTime);
+  return { created: at("cityops:map-created"), painted: at("cityops:map-cases-painted"),
+    points: asked("/api/v1/overview/points"), performance: asked("/api/v1/overview/performance"),
+    hotspots: asked("/api/v1/hotspots") };
+}"""
+
+
+def test_the_data_is_asked_for_before_the_map_and_the_hot_spots_after_its_cases(
+    rt: Runtime, actor: Callable[[str], Any], live_url: str, browser: Browser
+) -> None:
+    """The screen's order: the points and figures go out before the map is made (its start-up
+    holds the page's thread), the charts and the hot spots come once the map has drawn its
+    cases."""
+    _seed_cases(rt, actor)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()  # the page's own clock: a fixed one has no performance entries
+    log_in(page, live_url, "operator", lands_on="/screen")
+    expect(page.get_by_test_id("ranking-chart")).to_be_visible()
+    page.wait_for_function(f"() => ({ORDER})().hotspots.length > 0")
+    order = page.evaluate(ORDER)
+    assert order["created"] is not None, order
+    assert order["painted"] is not None, order
+    [points], [rates], [hotspots] = order["points"], order["performance"], order["hotspots"]
+    assert points < order["created"], order
+    assert rates < order["created"], order
+    assert hotspots >= order["painted"], order
+    context.close()
