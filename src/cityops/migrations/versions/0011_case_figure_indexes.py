@@ -7,6 +7,7 @@ Create Date: 2026-11-22
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
@@ -14,12 +15,19 @@ down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Partial: a case enters them when it is handled or rated, not when it is reported.
+INDEXES = {
+    "ix_cases_handled": ["handled_at", "department_id", "handle_due_at"],
+    "ix_cases_evaluated": ["evaluated_at", "department_id", "rating"],
+}
+
 
 def upgrade() -> None:
-    op.create_index("ix_cases_handled", "cases", ["handled_at", "department_id", "handle_due_at"])
-    op.create_index("ix_cases_evaluated", "cases", ["evaluated_at", "department_id", "rating"])
+    for name, columns in INDEXES.items():
+        where = sa.text(f"{columns[0]} IS NOT NULL")
+        op.create_index(name, "cases", columns, sqlite_where=where, postgresql_where=where)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_cases_evaluated", table_name="cases")
-    op.drop_index("ix_cases_handled", table_name="cases")
+    for name in INDEXES:
+        op.drop_index(name, table_name="cases")
