@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cityops.alarms import service as alarms
 from cityops.brain import versions
 from cityops.brain.views import ModelOut
 from cityops.cases import service as cases
@@ -23,6 +24,7 @@ from cityops.core.auth import SYSTEM
 from cityops.core.clock import FrozenClock
 from cityops.core.config import Settings
 from cityops.core.errors import Conflict, NotAuthenticated, invalid
+from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from cityops.demo.bulk import bulk_cases
 from cityops.demo.geography import changsha
@@ -39,6 +41,8 @@ from cityops.demo.staff import (
     load_cast,
 )
 from cityops.demo.timing import HOLIDAYS, WORKDAYS, holiday_name
+from cityops.devices import service as devices
+from cityops.devices.schemas import DeviceFilter
 from cityops.org import service as org
 from cityops.org.schemas import ApiKeyIn, UserUpdate
 
@@ -255,6 +259,7 @@ def _import_holidays(rt: Runtime) -> None:
 
 
 def _existing_city(rt: Runtime, say: Progress) -> DemoCredentials:
+    _add_sensors_if_missing(rt, say)
     users = existing_accounts(rt)
     password = rt.settings.demo_password
     source = "settings"
@@ -271,6 +276,18 @@ def _existing_city(rt: Runtime, say: Progress) -> DemoCredentials:
         password_source=source,
         api_key_source=key_source,
     )
+
+
+def _add_sensors_if_missing(rt: Runtime, say: Progress, seed: int = 2026) -> None:
+    """A demo city built before the perception layer has no sensors: install the demo fleet
+    and its rules now (as a new city would have them), so that the simulator has devices."""
+    one = PageParams(page_size=1)
+    if devices.list_devices(rt, actor=SYSTEM, filters=DeviceFilter(), params=one).total:
+        return
+    say("The demo city has no sensors yet (it predates them): installing the demo fleet …")
+    install_sensors(rt, CityMap(changsha()), seed=seed, now=rt.clock.now())
+    if not alarms.list_rules(rt, actor=SYSTEM):
+        install_rules(rt)
 
 
 def _ensure_api_key(rt: Runtime) -> tuple[str, str]:

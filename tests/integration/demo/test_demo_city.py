@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher
 from shapely.geometry import Point, shape
 
+from cityops.alarms import service as alarms
 from cityops.app import build_runtime
 from cityops.brain import service as brain
 from cityops.cases import service as cases
@@ -24,11 +25,14 @@ from cityops.core.config import Settings
 from cityops.core.errors import Conflict, NotAuthenticated
 from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
 from cityops.core.runtime import Runtime
+from cityops.demo import sensors
 from cityops.demo.city import DemoCredentials, build_demo_city
 from cityops.demo.geography import changsha
 from cityops.demo.history import STATES
 from cityops.demo.plan import plan_fates
 from cityops.demo.timing import calendar_for, plan_arrivals
+from cityops.devices import service as devices
+from cityops.devices.schemas import DeviceFilter
 from cityops.migrations import upgrade
 from cityops.org import service as org
 from cityops.org.roles import Role
@@ -251,6 +255,32 @@ def test_generated_password_is_used_and_replaced_on_restart(
         with pytest.raises(NotAuthenticated):
             org.actor_for_api_key(rt, first.api_key)
         assert org.actor_for_api_key(rt, second.api_key).username == "open311-app"
+    finally:
+        rt.db.engine.dispose()
+
+
+def test_a_demo_city_without_sensors_gets_the_fleet_on_its_next_start(
+    tmp_path: Path, cheap_hashing: None
+) -> None:
+    """A city built before the perception layer (no devices) gets the demo fleet when the demo
+    starts on it again; its rules are kept, not doubled."""
+    rt = _runtime(tmp_path, demo_password=PASSWORD, demo_api_key=API_KEY)
+    one = PageParams(page_size=1)
+
+    def fleet_size() -> int:
+        return devices.list_devices(rt, actor=SYSTEM, filters=DeviceFilter(), params=one).total
+
+    try:
+        build_demo_city(rt, days=0, devices=0)
+        assert fleet_size() == 0
+        rules = len(alarms.list_rules(rt, actor=SYSTEM))
+        lines: list[str] = []
+        build_demo_city(rt, days=0, progress=lines.append)
+        assert fleet_size() == sum(sensors.fleet().values())
+        assert len(alarms.list_rules(rt, actor=SYSTEM)) == rules > 0
+        assert any("installing the demo fleet" in line for line in lines)
+        build_demo_city(rt, days=0)
+        assert fleet_size() == sum(sensors.fleet().values())
     finally:
         rt.db.engine.dispose()
 
