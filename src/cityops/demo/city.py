@@ -32,7 +32,7 @@ from cityops.demo.history import STATES, HistoryStats, generate_history
 from cityops.demo.places import CityMap
 from cityops.demo.rules import install_rules
 from cityops.demo.seed import seed_organisation
-from cityops.demo.sensors import MAX_DEVICES, SensorStats, install_sensors
+from cityops.demo.sensors import MAX_DEVICES, SensorStats, install_sensors, wake_sensors
 from cityops.demo.staff import (
     INTEGRATION_USER,
     DemoAccount,
@@ -259,7 +259,7 @@ def _import_holidays(rt: Runtime) -> None:
 
 
 def _existing_city(rt: Runtime, say: Progress) -> DemoCredentials:
-    _add_sensors_if_missing(rt, say)
+    _sensors_ready(rt, say)
     users = existing_accounts(rt)
     password = rt.settings.demo_password
     source = "settings"
@@ -278,16 +278,23 @@ def _existing_city(rt: Runtime, say: Progress) -> DemoCredentials:
     )
 
 
-def _add_sensors_if_missing(rt: Runtime, say: Progress, seed: int = 2026) -> None:
-    """A demo city built before the perception layer has no sensors: install the demo fleet
-    and its rules now (as a new city would have them), so that the simulator has devices."""
+def _sensors_ready(rt: Runtime, say: Progress, seed: int = 2026) -> None:
+    """Sensors for the simulator to drive, which drives the devices online: a city built
+    before the perception layer gets the demo fleet and its rules, a city whose sensors have
+    all fallen silent since it last ran (a day or more) hears from them again."""
     one = PageParams(page_size=1)
-    if devices.list_devices(rt, actor=SYSTEM, filters=DeviceFilter(), params=one).total:
-        return
-    say("The demo city has no sensors yet (it predates them): installing the demo fleet …")
-    install_sensors(rt, CityMap(changsha()), seed=seed, now=rt.clock.now())
-    if not alarms.list_rules(rt, actor=SYSTEM):
-        install_rules(rt)
+
+    def count(filters: DeviceFilter) -> int:
+        return devices.list_devices(rt, actor=SYSTEM, filters=filters, params=one).total
+
+    if not count(DeviceFilter()):
+        say("The demo city has no sensors yet (it predates them): installing the demo fleet …")
+        install_sensors(rt, CityMap(changsha()), seed=seed, now=rt.clock.now())
+        if not alarms.list_rules(rt, actor=SYSTEM):
+            install_rules(rt)
+    elif not count(DeviceFilter(status="active", online=True)):
+        say("The demo's sensors have been silent since it last ran: they report again …")
+        wake_sensors(rt, seed=seed, now=rt.clock.now())
 
 
 def _ensure_api_key(rt: Runtime) -> tuple[str, str]:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cityops.core.auth import SYSTEM
+from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
 from cityops.core.runtime import Runtime
 from cityops.demo.patterns import TYPICAL
 from cityops.demo.places import CityMap
 from cityops.devices import service as devices
-from cityops.devices.schemas import DeviceTypeOut
+from cityops.devices.schemas import DeviceFilter, DeviceOut, DeviceTypeOut
 
 # How many devices of each type, and the prefix of their ids.
 FLEET: dict[str, tuple[int, str]] = {
@@ -80,13 +81,48 @@ def install_sensors(
     types = {t.code: t for t in devices.list_types(rt, actor=SYSTEM)}
     rows, installed = _inventory(cmap, types, rng, fleet(devices_total))
     report = devices.import_devices(rt, actor=SYSTEM, data=rows, filename="demo-sensors.csv")
+    reporting, silent = _first_readings(rt, types, installed, rng, now)
+    return SensorStats(devices=report.created, reporting=reporting, silent=silent)
+
+
+def wake_sensors(rt: Runtime, *, seed: int, now: datetime) -> SensorStats:
+    """The fleet of a demo city started again after its sensors fell silent (the next day, a
+    month later): every active device reports now, but for a share left silent as in a new
+    city, so that the simulator, which drives the devices online, has its fleet back."""
+    rng = random.Random(seed)
+    types = {t.code: t for t in devices.list_types(rt, actor=SYSTEM)}
+    installed = [(d.id, d.type.code, d.status) for d in _all_devices(rt)]
+    reporting, silent = _first_readings(rt, types, installed, rng, now)
+    return SensorStats(devices=len(installed), reporting=reporting, silent=silent)
+
+
+def _all_devices(rt: Runtime) -> list[DeviceOut]:
+    found: list[DeviceOut] = []
+    page = 1
+    while True:
+        params = PageParams(page=page, page_size=MAX_PAGE_SIZE, sort="id")
+        batch = devices.list_devices(rt, actor=SYSTEM, filters=DeviceFilter(), params=params)
+        found.extend(batch.items)
+        if len(batch.items) < MAX_PAGE_SIZE:
+            return found
+        page += 1
+
+
+def _first_readings(
+    rt: Runtime,
+    types: dict[str, DeviceTypeOut],
+    installed: list[tuple[str, str, str]],
+    rng: random.Random,
+    now: datetime,
+) -> tuple[int, int]:
+    """Send each active device's latest message (SILENT_SHARE of them a day old: the offline
+    scan reports them once the demo runs); (reporting, silent)."""
     messages, silent = [], 0
     for device_id, type_code, status in installed:
         kind = types[type_code]
-        if status == "maintenance":
+        if status != "active":
             continue
         if rng.random() < SILENT_SHARE:
-            # Silent since yesterday: the offline scan reports it once the demo runs.
             silent += 1
             received = now - timedelta(hours=rng.uniform(20, 30))
         else:
@@ -94,7 +130,7 @@ def install_sensors(
         messages.append((device_id, everyday_payload(kind, rng), received))
     for start in range(0, len(messages), INGEST_BATCH):
         devices.ingest_batch(rt, messages[start : start + INGEST_BATCH])
-    return SensorStats(devices=report.created, reporting=len(messages) - silent, silent=silent)
+    return len(messages) - silent, silent
 
 
 def _inventory(

@@ -285,6 +285,35 @@ def test_a_demo_city_without_sensors_gets_the_fleet_on_its_next_start(
         rt.db.engine.dispose()
 
 
+def test_a_demo_city_started_again_after_its_sensors_fell_silent_hears_from_them(
+    tmp_path: Path, cheap_hashing: None
+) -> None:
+    """Days later every sensor is offline, and the demo's simulator drives only those online:
+    starting the demo again has the fleet report (but the share kept silent in a new city)."""
+    rt = _runtime(tmp_path, demo_password=PASSWORD, demo_api_key=API_KEY)
+    one = PageParams(page_size=1)
+
+    def online() -> int:
+        filters = DeviceFilter(status="active", online=True)
+        return devices.list_devices(rt, actor=SYSTEM, filters=filters, params=one).total
+
+    try:
+        build_demo_city(rt, days=0)
+        first = online()
+        rt.clock.advance(days=3)  # type: ignore[attr-defined]
+        assert online() == 0
+        lines: list[str] = []
+        build_demo_city(rt, days=0, progress=lines.append)
+        assert any("they report again" in line for line in lines)
+        active = devices.list_devices(
+            rt, actor=SYSTEM, filters=DeviceFilter(status="active"), params=one
+        ).total
+        assert 0.8 * active < online() < active  # about SILENT_SHARE stay silent
+        assert 0.8 * active < first < active  # as when the city was built
+    finally:
+        rt.db.engine.dispose()
+
+
 def test_refuses_a_database_that_is_not_the_demo_city(tmp_path: Path, cheap_hashing: None) -> None:
     rt = _runtime(tmp_path, demo_password=PASSWORD)
     try:
