@@ -13,6 +13,7 @@ dispatch with the model and its confidence. Everything else is left to the dispa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass
@@ -205,8 +206,12 @@ def triage_reports(rt: Runtime, reports: list[Report]) -> None:
     classifier = current_classifier(rt)
     model = model_name(classifier)
     version = getattr(classifier, "version", None)
+    # The case may have moved on since its report's event: merged into an open case in the
+    # same transaction, or registered by a person before the queue got to it.
+    now = cases.states_of(rt, [report.case_id for report in reports])
     rows = []
     for report in reports:
+        report = dataclasses.replace(report, state=now.get(report.case_id, report.state))
         try:
             found = classifier.suggest(report.title, report.text, k=3)
             top = found[0] if found else None

@@ -17,9 +17,12 @@ from cityops.cases.events import CaseChanged
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.brain import CONFIDENT_TEXT, CONFIDENT_TITLE, THRESHOLD, UNSURE_TEXT, UNSURE_TITLE
-from factories.cases import report
+from factories.cases import IN_GRID, report
 
 ActorFn = Callable[[str], Any]
+LON, LAT = IN_GRID
+FIRST = "人民路与五一路交叉口的井盖被偷了，晚上路过很危险"
+REPEAT = "人民路五一路交叉口井盖被偷了，晚上很危险"  # the same words, shortened: merged
 
 
 def _queued(rt: Runtime, *, auto_dispatch: bool = True) -> None:
@@ -83,13 +86,28 @@ def test_a_report_registered_before_its_triage_is_not_dispatched_again(
     assert brain.triage_count(rt) == 2
     triage = brain.get_triage(rt, actor=actor("operator"), case_id=second.id)
     assert triage.decision == "skipped"
-    assert "not registered" in triage.reason
+    assert triage.reason == "the case is already registered"
     steps = cases.timeline(rt, actor=actor("operator"), case_id=second.id)
     assert [(s.action, s.actor_name) for s in steps] == [
         ("report", "citizen"),
         ("register", "operator"),
     ]
     assert brain.get_triage(rt, actor=actor("operator"), case_id=first.id).decision == ("suggested")
+
+
+def test_a_report_merged_at_intake_is_left_alone_by_triage(rt: Runtime, actor: ActorFn) -> None:
+    """The report's event says "reported", but the same transaction merged the report into
+    an open case about the same problem: triage reads the state the case is in now."""
+    _queued(rt, auto_dispatch=False)
+    rt.settings = rt.settings.model_copy(update={"duplicate_auto_merge": True})
+    first = report(rt, actor, reporter="operator", description=FIRST, lon=LON, lat=LAT)
+    repeat = report(rt, actor, description=REPEAT, lon=LON, lat=LAT + 0.00027)
+    rt.settle()
+    assert cases.get_case(rt, actor=actor("operator"), case_id=repeat.id).state == "merged"
+    triage = brain.get_triage(rt, actor=actor("operator"), case_id=repeat.id)
+    assert (triage.decision, triage.reason) == ("skipped", "the case is already merged")
+    first_triage = brain.get_triage(rt, actor=actor("operator"), case_id=first.id)
+    assert first_triage.decision == "suggested"
 
 
 def test_a_persons_registration_is_learnt_in_the_brains_thread(rt: Runtime, actor: ActorFn) -> None:
