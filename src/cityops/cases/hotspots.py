@@ -61,16 +61,18 @@ class Report:
 class Group:
     category_id: uuid.UUID
     reports: list[Report] = field(default_factory=list)
-    vectors: list[Text] = field(default_factory=list)
     lon: float = 0.0
     lat: float = 0.0
 
-    def add(self, report: Report, vector: Text) -> None:
+    def add(self, report: Report) -> None:
         n = len(self.reports)
         self.lon = (self.lon * n + report.lon) / (n + 1)
         self.lat = (self.lat * n + report.lat) / (n + 1)
         self.reports.append(report)
-        self.vectors.append(vector)
+
+    def recent(self) -> list[Text]:
+        """The prepared texts of the group's last reports, those a newcomer is compared with."""
+        return [prepare(r.text) for r in self.reports[-_COMPARE_LAST:]]
 
     @property
     def reporters(self) -> int:
@@ -81,21 +83,22 @@ def group_reports(reports: list[Report], radius_m: dict[uuid.UUID, float]) -> li
     """Group reports oldest first: a report joins the group of the case it was merged into, or
     the group of its category whose centre lies within the category's radius and one of whose
     last reports reads alike (HOT_TEXT); else it starts a group. Groups are looked up by the
-    grid cell of their first report, so the work grows with the reports, not their square."""
+    grid cell of their first report, so the work grows with the reports, not their square. A
+    text is prepared only when it is compared: a report with no group of its category nearby
+    costs no text work at all."""
     by_cell: dict[tuple[uuid.UUID, int], list[Group]] = defaultdict(list)
     group_of: dict[uuid.UUID, Group] = {}
     groups: list[Group] = []
     for report in sorted(reports, key=lambda r: (r.at, r.number)):
-        vector = prepare(report.text)
         radius = radius_m.get(report.category_id, 150.0)
         home = group_of.get(report.merged_into) if report.merged_into else None
         if home is None:
-            home = _nearest(by_cell, report, vector, radius)
+            home = _nearest(by_cell, report, radius)
         if home is None:
             home = Group(category_id=report.category_id)
             groups.append(home)
             by_cell[(report.category_id, cell_of(report.lon, report.lat))].append(home)
-        home.add(report, vector)
+        home.add(report)
         group_of[report.id] = home
     return groups
 
@@ -103,18 +106,19 @@ def group_reports(reports: list[Report], radius_m: dict[uuid.UUID, float]) -> li
 def _nearest(
     by_cell: dict[tuple[uuid.UUID, int], list[Group]],
     report: Report,
-    vector: Text,
     radius: float,
 ) -> Group | None:
     best, best_distance = None, math.inf
+    vector: Text | None = None
     for first, last in cell_ranges(report.lon, report.lat, radius):
         for cell in range(first, last + 1):
             for group in by_cell.get((report.category_id, cell), ()):
                 distance = haversine_m(report.lon, report.lat, group.lon, group.lat)
                 if distance > radius or distance >= best_distance:
                     continue
-                recent = group.vectors[-_COMPARE_LAST:]
-                if any(compare(vector, v)[0] >= HOT_TEXT for v in recent):
+                if vector is None:
+                    vector = prepare(report.text)
+                if any(compare(vector, v)[0] >= HOT_TEXT for v in group.recent()):
                     best, best_distance = group, distance
     return best
 

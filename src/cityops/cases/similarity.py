@@ -99,7 +99,10 @@ def normalise(text: str) -> str:
 
 def vectorise(text: str) -> TextVector:
     """Character bigrams and trigrams of each run of CJK/other letters, plus Latin words."""
-    norm = normalise(text)
+    return _vectorise(normalise(text))
+
+
+def _vectorise(norm: str) -> TextVector:
     grams: dict[str, float] = defaultdict(float)
     for word in _WORD.findall(norm):
         if word not in _STOP_EN:
@@ -200,7 +203,10 @@ class Signature:
 
 
 def signature(text: str) -> Signature:
-    norm = normalise(text)
+    return _signature(normalise(text))
+
+
+def _signature(norm: str) -> Signature:
     padded = f" {norm} "
     return Signature(
         frozenset(k for k, (_, words) in ASPECTS.items() if _names(norm, padded, words)),
@@ -243,8 +249,10 @@ class Report:
 @lru_cache(maxsize=PREPARED)
 def prepare(text: str) -> Report:
     """The text prepared for comparison (kept for the latest PREPARED texts: an open case is
-    compared with every later report near it). Shared: read it, never change it."""
-    return Report(vectorise(text), signature(text))
+    compared with every later report near it), normalised once for both parts. Shared: read
+    it, never change it."""
+    norm = normalise(text)
+    return Report(_vectorise(norm), _signature(norm))
 
 
 def compare(a: Report, b: Report) -> tuple[float, str | None]:

@@ -241,7 +241,7 @@ def _group(*hours_ago: float, reporters: int | None = None) -> Group:
     group = Group(category_id=CATEGORY)
     for i, h in enumerate(hours_ago):
         who = f"u{i % reporters}" if reporters else f"u{i}"
-        group.add(_report(i, h, who=who), vector=None)  # type: ignore[arg-type]
+        group.add(_report(i, h, who=who))
     return group
 
 
