@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cityops.core.auth import SYSTEM
-from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
 from cityops.core.runtime import Runtime
 from cityops.demo.patterns import TYPICAL
 from cityops.demo.places import CityMap
+from cityops.demo.simulate import registered_fleet
 from cityops.devices import service as devices
-from cityops.devices.schemas import DeviceFilter, DeviceOut, DeviceTypeOut
+from cityops.devices.schemas import DeviceTypeOut
 
 # How many devices of each type, and the prefix of their ids.
 FLEET: dict[str, tuple[int, str]] = {
@@ -91,21 +91,9 @@ def wake_sensors(rt: Runtime, *, seed: int, now: datetime) -> SensorStats:
     city, so that the simulator, which drives the devices online, has its fleet back."""
     rng = random.Random(seed)
     types = {t.code: t for t in devices.list_types(rt, actor=SYSTEM)}
-    installed = [(d.id, d.type.code, d.status) for d in _all_devices(rt)]
+    installed = [(d.device_id, d.type_code, "active") for d in registered_fleet(rt)]
     reporting, silent = _first_readings(rt, types, installed, rng, now)
     return SensorStats(devices=len(installed), reporting=reporting, silent=silent)
-
-
-def _all_devices(rt: Runtime) -> list[DeviceOut]:
-    found: list[DeviceOut] = []
-    page = 1
-    while True:
-        params = PageParams(page=page, page_size=MAX_PAGE_SIZE, sort="id")
-        batch = devices.list_devices(rt, actor=SYSTEM, filters=DeviceFilter(), params=params)
-        found.extend(batch.items)
-        if len(batch.items) < MAX_PAGE_SIZE:
-            return found
-        page += 1
 
 
 def _first_readings(
