@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, Form, Query, Request, Response, UploadFile, status
 
 from cityops.brain import examples, runs, service, versions
 from cityops.brain.views import (
@@ -27,6 +27,7 @@ from cityops.brain.views import (
 from cityops.core.errors import invalid
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
+from cityops.web.lanes import in_slow_lane
 
 router = APIRouter(prefix="/api/v1", tags=["brain"])
 
@@ -85,14 +86,16 @@ def get_model(rt: RuntimeDep, actor: CurrentActor, version: int) -> ModelOut:
     response_model=ModelOut | RetrainStarted,
     status_code=status.HTTP_201_CREATED,
 )
-def retrain(
-    rt: RuntimeDep, actor: CurrentActor, body: RetrainIn, response: Response
+async def retrain(
+    request: Request, rt: RuntimeDep, actor: CurrentActor, body: RetrainIn, response: Response
 ) -> ModelOut | RetrainStarted:
     """Train a version from the city's cases: in the request up to
     ``CITYOPS_BRAIN_RETRAIN_SYNC_MAX`` messages (201 with the version), in the background
     above that (202 with the run to follow at ``GET /api/v1/brain/runs/{run_id}``). 409
     ``busy`` while another retraining runs."""
-    answer = versions.request_retrain(rt, actor=actor, activate=body.activate, note=body.note)
+    answer = await in_slow_lane(
+        request, versions.request_retrain, rt, actor=actor, activate=body.activate, note=body.note
+    )
     if isinstance(answer, RetrainStarted):
         response.status_code = status.HTTP_202_ACCEPTED
     return answer
@@ -116,7 +119,8 @@ def get_run(rt: RuntimeDep, actor: CurrentActor, run_id: uuid.UUID) -> RunOut:
 
 
 @router.post("/brain/models", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
-def upload_model(
+async def upload_model(
+    request: Request,
     rt: RuntimeDep,
     actor: CurrentActor,
     file: UploadFile,
@@ -124,10 +128,10 @@ def upload_model(
 ) -> ModelOut:
     """Store a model file from ``cityops ai train`` (multipart ``file``, optional ``note``);
     it is not activated."""
-    data = file.file.read(MODEL_MAX_BYTES + 1)
+    data = await file.read(MODEL_MAX_BYTES + 1)
     if len(data) > MODEL_MAX_BYTES:
         raise invalid("file", f"the file is larger than {MODEL_MAX_BYTES} bytes", "too_large")
-    return versions.upload_model(rt, actor=actor, data=data, note=note)
+    return await in_slow_lane(request, versions.upload_model, rt, actor=actor, data=data, note=note)
 
 
 @router.post("/brain/models/rollback", response_model=ModelOut)

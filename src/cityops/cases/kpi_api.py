@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from cityops.cases import kpi_pdf, kpi_xlsx
@@ -14,6 +14,7 @@ from cityops.cases.kpi_service import KpiReport, case_kpis, report_csv
 from cityops.core.auth import Actor
 from cityops.core.runtime import Runtime
 from cityops.web.deps import CurrentActor, RuntimeDep
+from cityops.web.lanes import in_slow_lane
 
 router = APIRouter(prefix="/api/v1", tags=["kpi"])
 
@@ -34,7 +35,8 @@ def kpi(
 
 
 @router.get("/kpi.csv", response_class=Response)
-def kpi_csv(
+async def kpi_csv(
+    request: Request,
     rt: RuntimeDep,
     actor: CurrentActor,
     since: datetime | None = None,
@@ -42,7 +44,9 @@ def kpi_csv(
     group_by: GroupBy = "department",
 ) -> Response:
     """The same rows as CSV (UTF-8 with BOM, so Excel shows Chinese names correctly)."""
-    report = case_kpis(rt, actor=actor, since=since, until=until, group_by=group_by)
+    report = await in_slow_lane(
+        request, case_kpis, rt, actor=actor, since=since, until=until, group_by=group_by
+    )
     name = f"kpi-{report.group_by}-{report.since:%Y%m%d}-{report.until:%Y%m%d}.csv"
     return Response(
         content=_BOM + report_csv(report),
@@ -52,7 +56,8 @@ def kpi_csv(
 
 
 @router.get("/kpi.xlsx", response_class=Response)
-def kpi_excel(
+async def kpi_excel(
+    request: Request,
     rt: RuntimeDep,
     actor: CurrentActor,
     since: datetime | None = None,
@@ -64,11 +69,12 @@ def kpi_excel(
 
     ``lang`` (``zh-CN`` or ``en``) picks the language of the headings and the group names.
     """
-    return _export(rt, actor, since, until, group_by, lang, "xlsx")
+    return await in_slow_lane(request, _export, rt, actor, since, until, group_by, lang, "xlsx")
 
 
 @router.get("/kpi.pdf", response_class=Response)
-def kpi_pdf_file(
+async def kpi_pdf_file(
+    request: Request,
     rt: RuntimeDep,
     actor: CurrentActor,
     since: datetime | None = None,
@@ -77,7 +83,7 @@ def kpi_pdf_file(
     lang: Lang = "zh-CN",
 ) -> Response:
     """The same figures as an A4 landscape PDF, one table per section of figures."""
-    return _export(rt, actor, since, until, group_by, lang, "pdf")
+    return await in_slow_lane(request, _export, rt, actor, since, until, group_by, lang, "pdf")
 
 
 def _export(

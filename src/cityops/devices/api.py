@@ -33,6 +33,7 @@ from cityops.devices.schemas import (
 )
 from cityops.org import service as org
 from cityops.web.deps import API_KEY_HEADER, CurrentActor, Paging, RuntimeDep
+from cityops.web.lanes import in_slow_lane
 
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 DeviceId = Annotated[str, Path(pattern=DEVICE_ID_PATTERN, description="the maker's device code")]
@@ -80,7 +81,8 @@ def register_device(rt: RuntimeDep, actor: CurrentActor, body: DeviceIn) -> Devi
 
 
 @router.post("/devices/import", response_model=ImportReport)
-def import_devices(
+async def import_devices(
+    request: Request,
     rt: RuntimeDep,
     actor: CurrentActor,
     file: UploadFile,
@@ -90,8 +92,16 @@ def import_devices(
     optionally address, department, installed_on, status). ``all_or_nothing`` (default) stores
     nothing if any row is wrong (422 listing every row error); ``valid_rows`` keeps the good
     rows and reports the others."""
-    data = file.file.read(IMPORT_MAX_BYTES + 1)
-    return service.import_devices(rt, actor=actor, data=data, mode=mode, filename=file.filename)
+    data = await file.read(IMPORT_MAX_BYTES + 1)
+    return await in_slow_lane(
+        request,
+        service.import_devices,
+        rt,
+        actor=actor,
+        data=data,
+        mode=mode,
+        filename=file.filename,
+    )
 
 
 @router.get("/devices/health/summary", response_model=HealthSummary)

@@ -23,6 +23,7 @@ from cityops.core.live import LiveHub
 from cityops.core.runtime import Runtime
 from cityops.web.docs_pages import install_docs
 from cityops.web.errors import install_error_handlers
+from cityops.web.lanes import open_lanes
 from cityops.web.pages import install_pages
 
 
@@ -43,6 +44,7 @@ def create_web_app(
         # collection scans only what requests make instead of stalling every request for 0.1 s.
         # Given back when the app stops (a process that runs apps one after another).
         gc.freeze()
+        open_lanes(app, runtime.settings)
         yield
         gc.unfreeze()
         restore()
