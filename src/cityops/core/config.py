@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    # Requests each web process runs at once, and its threads for exports, imports and
-    # training (src/cityops/web/lanes.py).
-    web_threads: int = Field(default=6, ge=1, le=256)
+    # Requests each web process runs at once (unset: 6 on PostgreSQL, 40 on SQLite), and its
+    # threads for exports, imports and training (src/cityops/web/lanes.py).
+    web_threads: int | None = Field(default=None, ge=1, le=256)
     web_slow_threads: int = Field(default=2, ge=1, le=64)
     secret_key: str = DEFAULT_SECRET
     token_ttl_minutes: int = Field(default=12 * 60, ge=1, le=60 * 24 * 30)

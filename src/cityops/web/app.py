@@ -44,7 +44,7 @@ def create_web_app(
         # collection scans only what requests make instead of stalling every request for 0.1 s.
         # Given back when the app stops (a process that runs apps one after another).
         gc.freeze()
-        open_lanes(app, runtime.settings)
+        open_lanes(app, runtime)
         yield
         gc.unfreeze()
         restore()

@@ -35,6 +35,15 @@ def test_the_process_runs_as_many_requests_at_once_as_configured(narrow: TestCli
     assert narrow.app.state.slow_lane.total_tokens == 2  # type: ignore[attr-defined]
 
 
+def test_unset_the_process_runs_as_many_as_suit_its_database(
+    client: TestClient, rt: Runtime
+) -> None:
+    assert rt.settings.web_threads is None
+    expected = 40 if rt.db.dialect == "sqlite" else 6
+    assert client.portal is not None
+    assert client.portal.call(_request_threads) == expected
+
+
 def test_an_export_leaves_the_request_threads_to_other_requests(
     narrow: TestClient, auth: Callable[[str], dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
