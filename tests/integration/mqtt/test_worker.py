@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from cityops.core.mqtt.provision import BrokerAdmin, DeviceCredentials
-from cityops.core.mqtt.worker import Message, WorkerOptions
+from cityops.core.mqtt.session import MqttError, Publish, SubscriberSession
+from cityops.core.mqtt.topics import shared_filter
+from cityops.core.mqtt.worker import IngestWorker, Message, WorkerOptions
 from factories.mqtt import ROOT, Broker, Inbox, Publisher, Running, unique
 
 NewDevice = Callable[[], DeviceCredentials]
@@ -243,3 +245,59 @@ def test_killing_a_worker_mid_stream_loses_no_acknowledged_message(
     assert not missing, f"{len(missing)} acknowledged messages lost"
     duplicates = sum(n - 1 for n in handled.values())
     print(f"killed after {killed_at} handled; {duplicates} duplicates redelivered")
+
+
+def _session(
+    options: WorkerOptions, *, password: str | None, keepalive: int = 30
+) -> SubscriberSession:
+    return SubscriberSession.open(
+        options.address,
+        client_id=options.client_id,
+        username=options.username,
+        password=password,
+        keepalive=keepalive,
+        session_expiry=60,
+        receive_maximum=10,
+    )
+
+
+def test_the_broker_refuses_a_wrong_password_with_its_reason(options: WorkerOptions) -> None:
+    with pytest.raises(MqttError) as refused:
+        _session(options, password="not-the-password")
+    assert refused.value.reason in (0x86, 0x87)  # bad user name or password / not authorised
+
+
+def test_a_worker_refused_by_the_broker_keeps_trying_and_stops_when_asked(
+    options: WorkerOptions,
+) -> None:
+    worker = IngestWorker(replace(options, password="not-the-password"), Inbox())
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # refused at least twice (0.1 s, then 0.2 s back-off)
+    assert thread.is_alive()
+    assert not worker.subscribed.is_set()
+    worker.stop()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert worker.metrics.snapshot()["connects"] == 0
+
+
+def test_an_idle_session_is_kept_alive_by_pings(
+    device: NewDevice, publisher: Connect, options: WorkerOptions
+) -> None:
+    session = _session(options, password=options.password, keepalive=1)
+    try:
+        session.subscribe(shared_filter(options.share_group, options.topic_prefix))
+        deadline = time.monotonic() + 4  # keep-alive 1 s: the broker ends a silent session at 1.5 s
+        while time.monotonic() < deadline:
+            assert session.read(0.1) == []
+        creds = device()
+        assert send_all(publisher(creds), creds.telemetry_topic, ["after the pause"])
+        got: list[Publish] = []
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            got = session.read(0.1)
+        assert [p.payload for p in got] == [b"after the pause"]
+        session.ack([p.mid for p in got])
+    finally:
+        session.close(graceful=True)

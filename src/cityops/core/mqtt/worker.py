@@ -8,32 +8,24 @@ after the worker was killed, provided it comes back with the same client id with
 expiry. A handler exception acknowledges nothing: the worker reconnects after a back-off so the
 broker resends the batch. Duplicates are therefore possible; storage de-duplicates.
 
-Threads: paho's network thread only appends arriving messages to an in-process queue; the
-thread in ``run`` cuts batches (up to ``batch_size`` messages or ``batch_seconds`` after the
-first), calls the handler and acknowledges. The broker sends at most ``receive_maximum``
-unacknowledged messages, which bounds the queue.
+One thread: ``run`` reads the connection (``session.SubscriberSession``, the protocol spoken
+directly on the socket), cuts batches (up to ``batch_size`` messages or ``batch_seconds``
+after the first), calls the handler and acknowledges the batch in one write. The broker sends
+at most ``receive_maximum`` unacknowledged messages, which bounds what is read ahead.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import NamedTuple
-
-from paho.mqtt.client import Client, ConnectFlags, DisconnectFlags, MQTTMessage
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cityops.core.config import Settings
 from cityops.core.mqtt.address import BrokerAddress
-from cityops.core.mqtt.connection import new_client, shut_down
+from cityops.core.mqtt.session import MqttError, Publish, SubscriberSession
 from cityops.core.mqtt.topics import TopicParser, shared_filter
 
 log = logging.getLogger(__name__)
@@ -54,14 +46,6 @@ class Message:
 Handler = Callable[[list[Message]], None]
 
 
-class _Inbound(NamedTuple):
-    generation: int
-    mid: int
-    qos: int
-    raw: MQTTMessage
-    received_at: datetime
-
-
 @dataclass
 class WorkerMetrics:
     """Counters since the worker started; ``snapshot`` reads them consistently."""
@@ -71,7 +55,7 @@ class WorkerMetrics:
     acked: int = 0  # QoS 1 acknowledgements sent
     ignored: int = 0  # messages on a topic that is not a device's telemetry topic (acked)
     redelivered: int = 0  # messages with the DUP flag (possible duplicates)
-    stale: int = 0  # dropped unhandled after a reconnect (the broker sends them again)
+    stale: int = 0  # read but dropped unhandled when the connection ended (sent again)
     batches: int = 0
     handler_errors: int = 0
     connects: int = 0
@@ -134,31 +118,9 @@ class IngestWorker:
         self._handle = handle
         self._now = now
         self._parser = TopicParser(options.topic_prefix)
-        self._inbox: queue.SimpleQueue[_Inbound] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
-        self._flushed = threading.Event()
-        self._generation = 0  # bumped on each disconnect: older unacked messages come again
-        self._client = self._new_client()
-
-    def _new_client(self) -> Client:
-        o = self.options
-        client = new_client(
-            o.address,
-            client_id=o.client_id,
-            username=o.username,
-            password=o.password,
-            manual_ack=True,
-        )
-        client.reconnect_delay_set(
-            max(1, round(o.retry_min_seconds)), max(1, round(o.retry_max_seconds))
-        )
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        client.on_unsubscribe = lambda *_: self._flushed.set()
-        return client
+        self._ahead: list[tuple[Publish, datetime]] = []  # read, not yet in a batch
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -173,146 +135,112 @@ class IngestWorker:
 
     def run(self) -> None:
         backoff = self.options.retry_min_seconds
-        self._start_session()
-        try:
-            while not self._stopping.is_set():
-                if self._consume_one_batch():
-                    backoff = self.options.retry_min_seconds
-                    continue
-                # The handler failed: nothing was acknowledged. Reconnect after a pause, and
-                # the broker resends every unacknowledged message of the session.
-                self._end_session()
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, self.options.retry_max_seconds)
-                if not self._stopping.is_set():
-                    self._start_session()
-        finally:
-            self._end_session()
+        while not self._stopping.is_set():
+            session = self._open()
+            if session is not None:
+                handled_before = self.metrics.snapshot()["batches"]
+                stopped = self._consume(session)
+                self._close(session, graceful=stopped)
+                if stopped:  # every handled batch acknowledged, and read by the broker
+                    break
+                if self.metrics.snapshot()["batches"] > handled_before:
+                    backoff = self.options.retry_min_seconds  # reset by a good batch
+            # Refused, unreachable, lost, or the handler failed (nothing acknowledged): try
+            # again after a pause; the broker resends every unacknowledged message of the
+            # session.
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, self.options.retry_max_seconds)
 
-    def _start_session(self) -> None:
+    def _open(self) -> SubscriberSession | None:
         o = self.options
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = o.session_expiry_seconds
-        props.ReceiveMaximum = o.receive_maximum
-        self._client.connect_async(
-            o.address.host,
-            o.address.port,
-            keepalive=o.keepalive_seconds,
-            clean_start=False,
-            properties=props,
-        )
-        self._client.loop_start()
-
-    def _end_session(self) -> None:
-        self._flush()
-        shut_down(self._client)
-        with self.metrics.lock:
-            self.metrics.connected = False
-            self._generation += 1
-        self._subscribed.clear()
-
-    def _flush(self) -> None:
-        """Wait until the broker has read every acknowledgement sent so far.
-
-        Closing a socket that still has unread messages in it resets the connection, and the
-        broker then drops what it had not yet read: acknowledgements would be lost (and their
-        messages handled twice). The broker answers an UNSUBSCRIBE only after the packets
-        before it, so one for a filter never subscribed is a harmless round trip.
-        """
-        if not self._client.is_connected():
-            return
-        self._flushed.clear()
-        self._client.unsubscribe(f"{self.options.client_id}/flush")
-        self._flushed.wait(2)
-
-    # -- paho callbacks (network thread) -----------------------------------------------------
-
-    def _on_connect(
-        self,
-        client: Client,
-        userdata: object,
-        flags: ConnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason.is_failure:
-            log.error(
-                "MQTT broker %s refused %s: %s", self.options.address, self.options.username, reason
+        try:
+            session = SubscriberSession.open(
+                o.address,
+                client_id=o.client_id,
+                username=o.username,
+                password=o.password,
+                keepalive=o.keepalive_seconds,
+                session_expiry=o.session_expiry_seconds,
+                receive_maximum=o.receive_maximum,
             )
-            return
+        except (OSError, MqttError) as exc:
+            log.error("MQTT broker %s refused %s or is unreachable: %s", o.address, o.username, exc)
+            return None
+        try:
+            # Subscribing again is harmless when the session kept the subscription, and
+            # needed when the session expired while the worker was away.
+            session.subscribe(shared_filter(o.share_group, o.topic_prefix), qos=1)
+        except (OSError, MqttError) as exc:
+            log.error("MQTT broker refused the ingest subscription: %s", exc)
+            session.close(graceful=False)
+            return None
         with self.metrics.lock:
             self.metrics.connects += 1
             self.metrics.connected = True
-        # Subscribing again is harmless when the session kept the subscription, and needed
-        # when the session expired while the worker was away.
-        options = SubscribeOptions(qos=1)
-        client.subscribe(
-            shared_filter(self.options.share_group, self.options.topic_prefix), options=options
-        )
-
-    def _on_subscribe(
-        self,
-        client: Client,
-        userdata: object,
-        mid: int,
-        reasons: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        if any(r.is_failure for r in reasons):
-            log.error("MQTT broker refused the ingest subscription: %s", reasons[0])
-            return
         self._subscribed.set()
+        return session
 
-    def _on_disconnect(
-        self,
-        client: Client,
-        userdata: object,
-        flags: DisconnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def _close(self, session: SubscriberSession, *, graceful: bool) -> None:
+        if graceful:
+            # Closing a socket that still has unread data in it resets the connection, and
+            # the broker then drops what it had not yet read: acknowledgements would be lost
+            # (and their messages handled twice). The broker answers an UNSUBSCRIBE only
+            # after the packets before it; one for a filter never subscribed is harmless.
+            try:
+                session.unsubscribe(f"{self.options.client_id}/flush")
+            except (OSError, MqttError):
+                graceful = False
+        session.close(graceful=graceful)
         with self.metrics.lock:
             self.metrics.connected = False
-            self._generation += 1
+            self.metrics.stale += len(self._ahead)
+        self._ahead = []
         self._subscribed.clear()
-        if not self._stopping.is_set():
-            log.warning("MQTT connection lost (%s); reconnecting", reason)
 
-    def _on_message(self, client: Client, userdata: object, message: MQTTMessage) -> None:
-        self._inbox.put(_Inbound(self._generation, message.mid, message.qos, message, self._now()))
+    # -- batches -----------------------------------------------------------------------------
 
-    # -- batches (the run thread) ------------------------------------------------------------
-
-    def _next_batch(self) -> list[_Inbound]:
+    def _consume(self, session: SubscriberSession) -> bool:
+        """Handle and acknowledge batches until ``stop`` (True) or until the connection ends
+        or the handler fails (False)."""
         try:
-            first = self._inbox.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.options.batch_seconds
-        while len(batch) < self.options.batch_size:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.append(
-                    self._inbox.get_nowait()
-                    if remaining <= 0
-                    else self._inbox.get(timeout=remaining)
-                )
-            except queue.Empty:
-                break
+            while not self._stopping.is_set():
+                batch = self._next_batch(session)
+                if batch and not self._handle_batch(session, batch):
+                    return False
+        except MqttError as exc:
+            if not self._stopping.is_set():
+                log.warning("MQTT connection lost (%s); reconnecting", exc)
+            return False
+        return True
+
+    def _next_batch(self, session: SubscriberSession) -> list[tuple[Publish, datetime]]:
+        ahead, size = self._ahead, self.options.batch_size
+        deadline = None
+        while len(ahead) < size:
+            if deadline is None:
+                if ahead:
+                    deadline = time.monotonic() + self.options.batch_seconds
+                    continue
+                wait = 0.1  # nothing yet: look at the stop flag now and then
+            else:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    break
+            arrived = session.read(wait)
+            if arrived:
+                received_at = self._now()
+                ahead.extend((packet, received_at) for packet in arrived)
+            elif deadline is None:
+                return []
+        batch, self._ahead = ahead[:size], ahead[size:]
         return batch
 
-    def _consume_one_batch(self) -> bool:
-        """Handle and acknowledge one batch; False when the handler failed."""
-        batch = self._next_batch()
-        if not batch:
-            return True
-        generation = self._generation
-        current = [item for item in batch if item.generation == generation]
-        messages, ignored, redelivered = self._messages(current)
+    def _handle_batch(
+        self, session: SubscriberSession, batch: list[tuple[Publish, datetime]]
+    ) -> bool:
+        messages, ignored, redelivered = self._messages(batch)
         with self.metrics.lock:
             self.metrics.received += len(batch)
-            self.metrics.stale += len(batch) - len(current)
             self.metrics.ignored += ignored
             self.metrics.redelivered += redelivered
         if messages:
@@ -325,38 +253,27 @@ class IngestWorker:
                 with self.metrics.lock:
                     self.metrics.handler_errors += 1
                 return False
-        self._acknowledge(current, handled=len(messages))
+        mids = [packet.mid for packet, _ in batch if packet.qos]
+        session.ack(mids)
+        with self.metrics.lock:
+            self.metrics.batches += 1
+            self.metrics.handled += len(messages)
+            self.metrics.acked += len(mids)
         return True
 
-    def _messages(self, items: list[_Inbound]) -> tuple[list[Message], int, int]:
+    def _messages(self, batch: list[tuple[Publish, datetime]]) -> tuple[list[Message], int, int]:
         messages: list[Message] = []
         ignored = redelivered = 0
-        for item in items:
-            raw = item.raw
-            redelivered += raw.dup
-            try:
-                topic = raw.topic
-            except UnicodeDecodeError:
-                topic = ""
-            device_id = self._parser.device_id(topic)
+        device_id_of = self._parser.device_id
+        for packet, received_at in batch:
+            redelivered += packet.dup
+            device_id = device_id_of(packet.topic)
             if device_id is None:
                 ignored += 1
                 continue
             messages.append(
                 Message(
-                    device_id, bytes(raw.payload), item.received_at, item.qos, topic, bool(raw.dup)
+                    device_id, packet.payload, received_at, packet.qos, packet.topic, packet.dup
                 )
             )
         return messages, ignored, redelivered
-
-    def _acknowledge(self, items: list[_Inbound], *, handled: int) -> None:
-        acked = 0
-        for item in items:
-            # After a reconnect the broker resends these itself; an old packet id is not ours.
-            if item.qos and item.generation == self._generation:
-                self._client.ack(item.mid, item.qos)
-                acked += 1
-        with self.metrics.lock:
-            self.metrics.batches += 1
-            self.metrics.handled += handled
-            self.metrics.acked += acked

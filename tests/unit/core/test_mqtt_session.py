@@ -1,0 +1,165 @@
+"""The ingest worker's MQTT v5 session, byte by byte: packets split over reads or packed into
+one, malformed input, the broker ending the session, keep-alive. The peer is a plain socket
+that writes the bytes a broker would; the behaviour against the real broker is tested in
+tests/integration/mqtt/."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cityops.core.mqtt.session import MqttError, Publish, SubscriberSession
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | 0x80 if value else byte)
+        if not value:
+            return bytes(out)
+
+
+def publish(
+    topic: bytes,
+    payload: bytes,
+    *,
+    qos: int = 1,
+    mid: int = 1,
+    dup: bool = False,
+    props: bytes = b"",
+) -> bytes:
+    body = struct.pack("!H", len(topic)) + topic
+    if qos:
+        body += struct.pack("!H", mid)
+    body += _varint(len(props)) + props + payload
+    header = 0x30 | (qos << 1) | (0x08 if dup else 0)
+    return bytes([header]) + _varint(len(body)) + body
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[SubscriberSession, socket.socket]]:
+    ours, broker = socket.socketpair()
+    session = SubscriberSession(ours, keepalive=0)
+    yield session, broker
+    session.close(graceful=False)
+    broker.close()
+
+
+def read_all(session: SubscriberSession, tries: int = 20, wait: float = 0.01) -> list[Publish]:
+    out: list[Publish] = []
+    for _ in range(tries):
+        out += session.read(wait)
+    return out
+
+
+def test_a_publish_split_over_reads_comes_out_once_whole(
+    pair: tuple[SubscriberSession, socket.socket],
+) -> None:
+    session, broker = pair
+    raw = publish(b"p/devices/d-1/telemetry", b'{"t": 21.5}', mid=513, dup=True, props=b"\x01\x01")
+    for cut in (1, 2, 5, len(raw) - 1):
+        broker.sendall(raw[:cut])
+        assert session.read(0.01) == []
+        broker.sendall(raw[cut:])
+        assert session.read(0.5) == [
+            Publish("p/devices/d-1/telemetry", b'{"t": 21.5}', qos=1, mid=513, dup=True)
+        ]
+
+
+def test_every_packet_of_one_read_comes_out_and_pings_are_answered_silently(
+    pair: tuple[SubscriberSession, socket.socket],
+) -> None:
+    session, broker = pair
+    big = b"x" * 300  # a two-byte remaining length
+    broker.sendall(
+        publish(b"a", b"1", mid=1)
+        + b"\xd0\x00"  # PINGRESP
+        + publish(b"b", b"2", qos=0)
+        + publish(b"c", big, mid=2)
+    )
+    got = read_all(session)
+    assert [(p.topic, p.payload, p.qos, p.mid) for p in got] == [
+        ("a", b"1", 1, 1),
+        ("b", b"2", 0, 0),
+        ("c", big, 1, 2),
+    ]
+
+
+def test_a_topic_that_is_not_utf8_is_given_as_empty(
+    pair: tuple[SubscriberSession, socket.socket],
+) -> None:
+    session, broker = pair
+    broker.sendall(publish(b"p/devices/\xff/telemetry", b"x"))
+    assert [p.topic for p in read_all(session)] == [""]
+
+
+def test_acknowledgements_go_out_in_one_write(
+    pair: tuple[SubscriberSession, socket.socket],
+) -> None:
+    session, broker = pair
+    session.ack([1, 258, 65535])
+    session.ack([])
+    broker.settimeout(1)
+    assert broker.recv(100) == b"\x40\x02\x00\x01\x40\x02\x01\x02\x40\x02\xff\xff"
+
+
+@pytest.mark.parametrize(
+    ("wire", "message"),
+    [
+        (b"\xe0\x01\x8e", "reason 0x8e"),  # DISCONNECT: session taken over
+        (b"\x30\xff\xff\xff\xff\x01", "malformed"),  # a remaining length of five bytes
+        (b"\x50\x02\x00\x01", "unexpected packet type 0x50"),  # PUBREC: never at QoS 1
+    ],
+)
+def test_the_broker_ending_or_breaking_the_session_is_an_error(
+    pair: tuple[SubscriberSession, socket.socket], wire: bytes, message: str
+) -> None:
+    session, broker = pair
+    broker.sendall(wire)
+    with pytest.raises(MqttError, match=message):
+        read_all(session)
+
+
+def test_a_closed_connection_is_an_error(pair: tuple[SubscriberSession, socket.socket]) -> None:
+    session, broker = pair
+    broker.close()
+    with pytest.raises(MqttError, match="closed"):
+        read_all(session)
+
+
+def test_a_silent_broker_gets_a_ping_and_then_counts_as_gone() -> None:
+    ours, broker = socket.socketpair()
+    session = SubscriberSession(ours, keepalive=1)
+    try:
+        broker.settimeout(2)
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            session.read(0.05)
+        assert broker.recv(10) == b"\xc0\x00"  # PINGREQ after half the interval
+        with pytest.raises(MqttError, match="PINGRESP"):
+            read_all(session, tries=40, wait=0.05)
+    finally:
+        session.close(graceful=False)
+        broker.close()
+
+
+def test_an_answered_ping_keeps_the_session() -> None:
+    ours, broker = socket.socketpair()
+    session = SubscriberSession(ours, keepalive=1)
+    try:
+        broker.settimeout(2)
+        for _ in range(3):  # three intervals, each ping answered
+            deadline = time.monotonic() + 0.6
+            while time.monotonic() < deadline:
+                session.read(0.05)
+            assert broker.recv(10) == b"\xc0\x00"
+            broker.sendall(b"\xd0\x00")
+            session.read(0.2)
+    finally:
+        session.close(graceful=False)
+        broker.close()
