@@ -316,35 +316,47 @@ def publish_share(
     out: Any,
 ) -> None:
     """A publisher process: messages ``first, first+stride, …`` (``count`` of them), message
-    ``n`` for device ``n % DEVICES`` at ``ts = base + n``; QoS 1, bounded window."""
+    ``n`` for device ``n % DEVICES`` at ``ts = base + n``; QoS 1, at most ``WINDOW`` waiting
+    for their PUBACK. It speaks MQTT on its socket (cityops' own session, as the ingest
+    worker does), writing what the window allows in one call, so that the publishers, not
+    paho's per-message work, set the pace as little as possible."""
     from cityops.core.mqtt.address import BrokerAddress
-    from cityops.demo.simulate import MqttSink
+    from cityops.core.mqtt.session import MqttSession
 
-    url = broker[2]
     username, password, prefix = account
     first, stride, count, base = share
-    sink = MqttSink(
-        BrokerAddress.parse(url), username=username, password=password, prefix=prefix,
-        window=WINDOW,
+    session = MqttSession.open(
+        BrokerAddress.parse(broker[2]), client_id=f"bench-pub-{uuid.uuid4().hex[:10]}",
+        username=username, password=password, keepalive=60, session_expiry=0,
+        receive_maximum=10, clean_start=True,
     )  # fmt: skip
+    window = min(WINDOW, session.server_receive_maximum)
     topics = [f"{prefix}/devices/tc-{n:06d}/telemetry" for n in range(DEVICES)]
     go.wait()
     cpu0 = time.process_time()
     started = time.time()
-    for k in range(count):
-        n = first + k * stride
-        payload = (
-            f'{{"ts":{base + n},"values":{{"vehicle_count":{50 + n % 300},'
-            f'"avg_speed":{20 + n % 40:.1f},"occupancy":{5 + n % 50:.1f}}}}}'
-        ).encode()
-        sink.publish(topics[n % DEVICES], payload)
-    sink.flush(600)
+    sent = acked = refused = 0
+    deadline = time.monotonic() + 600
+    while (sent < count or acked + refused < sent) and time.monotonic() < deadline:
+        room = min(window - (sent - acked - refused), count - sent)
+        if room > 0:
+            chunk = []
+            for k in range(sent, sent + room):
+                n = first + k * stride
+                chunk.append((
+                    topics[n % DEVICES],
+                    f'{{"ts":{base + n},"values":{{"vehicle_count":{50 + n % 300},'
+                    f'"avg_speed":{20 + n % 40:.1f},"occupancy":{5 + n % 50:.1f}}}}}'.encode(),
+                ))  # fmt: skip
+            session.publish(chunk)
+            sent += room
+        session.read(1.0)
+        for _, reason in session.take_acks():
+            acked += reason < 0x80
+            refused += reason >= 0x80
     finished = time.time()
-    counts = sink.counts
-    out.put(
-        (counts.sent, counts.acked, counts.refused, started, finished, time.process_time() - cpu0)
-    )
-    sink.close()
+    out.put((sent, acked, refused, started, finished, time.process_time() - cpu0))
+    session.close(graceful=True)
 
 
 def publish_stream(broker: Broker, accounts: Accounts, messages: int, base: int) -> Stream:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cityops.core.mqtt.provision import BrokerAdmin, DeviceCredentials
-from cityops.core.mqtt.session import MqttError, Publish, SubscriberSession
+from cityops.core.mqtt.session import MqttError, MqttSession, Publish
 from cityops.core.mqtt.topics import shared_filter
 from cityops.core.mqtt.worker import IngestWorker, Message, WorkerOptions
 from factories.mqtt import ROOT, Broker, Inbox, Publisher, Running, unique
@@ -247,10 +247,8 @@ def test_killing_a_worker_mid_stream_loses_no_acknowledged_message(
     print(f"killed after {killed_at} handled; {duplicates} duplicates redelivered")
 
 
-def _session(
-    options: WorkerOptions, *, password: str | None, keepalive: int = 30
-) -> SubscriberSession:
-    return SubscriberSession.open(
+def _session(options: WorkerOptions, *, password: str | None, keepalive: int = 30) -> MqttSession:
+    return MqttSession.open(
         options.address,
         client_id=options.client_id,
         username=options.username,

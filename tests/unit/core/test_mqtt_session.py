@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cityops.core.mqtt.session import MqttError, Publish, SubscriberSession
+from cityops.core.mqtt.session import MqttError, MqttSession, Publish
 
 
 def _varint(value: int) -> bytes:
@@ -42,15 +42,15 @@ def publish(
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[SubscriberSession, socket.socket]]:
+def pair() -> Iterator[tuple[MqttSession, socket.socket]]:
     ours, broker = socket.socketpair()
-    session = SubscriberSession(ours, keepalive=0)
+    session = MqttSession(ours, keepalive=0)
     yield session, broker
     session.close(graceful=False)
     broker.close()
 
 
-def read_all(session: SubscriberSession, tries: int = 20, wait: float = 0.01) -> list[Publish]:
+def read_all(session: MqttSession, tries: int = 20, wait: float = 0.01) -> list[Publish]:
     out: list[Publish] = []
     for _ in range(tries):
         out += session.read(wait)
@@ -58,7 +58,7 @@ def read_all(session: SubscriberSession, tries: int = 20, wait: float = 0.01) ->
 
 
 def test_a_publish_split_over_reads_comes_out_once_whole(
-    pair: tuple[SubscriberSession, socket.socket],
+    pair: tuple[MqttSession, socket.socket],
 ) -> None:
     session, broker = pair
     raw = publish(b"p/devices/d-1/telemetry", b'{"t": 21.5}', mid=513, dup=True, props=b"\x01\x01")
@@ -72,7 +72,7 @@ def test_a_publish_split_over_reads_comes_out_once_whole(
 
 
 def test_every_packet_of_one_read_comes_out_and_pings_are_answered_silently(
-    pair: tuple[SubscriberSession, socket.socket],
+    pair: tuple[MqttSession, socket.socket],
 ) -> None:
     session, broker = pair
     big = b"x" * 300  # a two-byte remaining length
@@ -91,7 +91,7 @@ def test_every_packet_of_one_read_comes_out_and_pings_are_answered_silently(
 
 
 def test_a_topic_that_is_not_utf8_is_given_as_empty(
-    pair: tuple[SubscriberSession, socket.socket],
+    pair: tuple[MqttSession, socket.socket],
 ) -> None:
     session, broker = pair
     broker.sendall(publish(b"p/devices/\xff/telemetry", b"x"))
@@ -99,7 +99,7 @@ def test_a_topic_that_is_not_utf8_is_given_as_empty(
 
 
 def test_acknowledgements_go_out_in_one_write(
-    pair: tuple[SubscriberSession, socket.socket],
+    pair: tuple[MqttSession, socket.socket],
 ) -> None:
     session, broker = pair
     session.ack([1, 258, 65535])
@@ -117,7 +117,7 @@ def test_acknowledgements_go_out_in_one_write(
     ],
 )
 def test_the_broker_ending_or_breaking_the_session_is_an_error(
-    pair: tuple[SubscriberSession, socket.socket], wire: bytes, message: str
+    pair: tuple[MqttSession, socket.socket], wire: bytes, message: str
 ) -> None:
     session, broker = pair
     broker.sendall(wire)
@@ -125,7 +125,7 @@ def test_the_broker_ending_or_breaking_the_session_is_an_error(
         read_all(session)
 
 
-def test_a_closed_connection_is_an_error(pair: tuple[SubscriberSession, socket.socket]) -> None:
+def test_a_closed_connection_is_an_error(pair: tuple[MqttSession, socket.socket]) -> None:
     session, broker = pair
     broker.close()
     with pytest.raises(MqttError, match="closed"):
@@ -134,7 +134,7 @@ def test_a_closed_connection_is_an_error(pair: tuple[SubscriberSession, socket.s
 
 def test_a_silent_broker_gets_a_ping_and_then_counts_as_gone() -> None:
     ours, broker = socket.socketpair()
-    session = SubscriberSession(ours, keepalive=1)
+    session = MqttSession(ours, keepalive=1)
     try:
         broker.settimeout(2)
         deadline = time.monotonic() + 0.6
@@ -150,7 +150,7 @@ def test_a_silent_broker_gets_a_ping_and_then_counts_as_gone() -> None:
 
 def test_an_answered_ping_keeps_the_session() -> None:
     ours, broker = socket.socketpair()
-    session = SubscriberSession(ours, keepalive=1)
+    session = MqttSession(ours, keepalive=1)
     try:
         broker.settimeout(2)
         for _ in range(3):  # three intervals, each ping answered

@@ -1,4 +1,4 @@
-"""One MQTT v5 subscriber connection, spoken directly on its socket (OASIS MQTT 5.0).
+"""One MQTT v5 connection, spoken directly on its socket (OASIS MQTT 5.0).
 
 The ingest worker reads thousands of messages a second and needs only a small part of the
 protocol: CONNECT, SUBSCRIBE, PUBLISH in at QoS 0/1, PUBACK, UNSUBSCRIBE, PINGREQ and
@@ -6,7 +6,8 @@ DISCONNECT. A general client (paho) reads every packet with several system calls
 network thread, and writes every acknowledgement on its own; this session reads whatever the
 socket holds in one call and parses every whole packet in it, and writes a batch's
 acknowledgements in one call. No thread of its own: the caller reads, handles and
-acknowledges in turn, so nothing needs a lock.
+acknowledges in turn, so nothing needs a lock. It can also publish at QoS 1 in bulk (the
+ingest benchmark's load generators).
 """
 
 from __future__ import annotations
@@ -117,9 +118,10 @@ def _properties(buf: bytes | bytearray, pos: int) -> tuple[dict[int, int], int]:
     return values, end
 
 
-class SubscriberSession:
+class MqttSession:
     """A connected MQTT v5 session: ``open`` it, ``subscribe``, then ``read`` and ``ack`` in
-    turn from one thread; ``close`` (gracefully or not) when done."""
+    turn from one thread (or ``publish`` and collect ``take_acks``); ``close`` (gracefully or
+    not) when done."""
 
     def __init__(self, sock: socket.socket, keepalive: int) -> None:
         self._sock = sock
@@ -131,7 +133,9 @@ class SubscriberSession:
         # Packet id -> body of its SUBACK/UNSUBACK; PUBLISHes read while waiting for one.
         self._acks: dict[int, bytes] = {}
         self._pending: list[Publish] = []
+        self._pubacks: list[tuple[int, int]] = []  # (packet id, reason) of our publishes
         self.session_present = False
+        self.server_receive_maximum = 65535  # QoS 1 publishes the broker takes unacknowledged
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -146,10 +150,12 @@ class SubscriberSession:
         keepalive: int,
         session_expiry: int,
         receive_maximum: int,
+        clean_start: bool = False,
         timeout: float = 10.0,
-    ) -> SubscriberSession:
-        """Connect, without a clean start (the broker keeps the session and what was not
-        acknowledged in it); raises OSError or MqttError (``reason`` = the CONNACK code)."""
+    ) -> MqttSession:
+        """Connect, by default without a clean start (the broker keeps the session and what
+        was not acknowledged in it); raises OSError or MqttError (``reason`` = the CONNACK
+        code)."""
         sock = socket.create_connection((address.host, address.port), timeout=timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -158,7 +164,11 @@ class SubscriberSession:
                 sock = context.wrap_socket(sock, server_hostname=address.host)
             session = cls(sock, keepalive)
             session._connect(
-                client_id, username, password, keepalive, session_expiry, receive_maximum, timeout
+                client_id,
+                username,
+                password,
+                (keepalive, session_expiry, receive_maximum, clean_start),
+                timeout,
             )
         except BaseException:
             sock.close()
@@ -170,13 +180,12 @@ class SubscriberSession:
         client_id: str,
         username: str,
         password: str | None,
-        keepalive: int,
-        session_expiry: int,
-        receive_maximum: int,
+        limits: tuple[int, int, int, bool],
         timeout: float,
     ) -> None:
-        # A username (and a password), no clean start.
-        flags = 0x80 | (0x40 if password is not None else 0)
+        keepalive, session_expiry, receive_maximum, clean_start = limits
+        # A username (and a password), a clean start if asked.
+        flags = 0x80 | (0x40 if password is not None else 0) | (0x02 if clean_start else 0)
         props = struct.pack(
             "!BIBH", SESSION_EXPIRY, session_expiry, RECEIVE_MAXIMUM, receive_maximum
         )
@@ -200,6 +209,7 @@ class SubscriberSession:
         if len(packet) > 2:
             values, _ = _properties(packet, 2)
             self._keepalive = values.get(SERVER_KEEP_ALIVE, self._keepalive)
+            self.server_receive_maximum = values.get(RECEIVE_MAXIMUM, 65535)
 
     def _expect(self, timeout: float) -> tuple[int, bytes]:
         """The next packet, read synchronously (during CONNECT only)."""
@@ -259,6 +269,35 @@ class SubscriberSession:
         """PUBACK (success, no properties) for each packet id, in one write."""
         if mids:
             self._send(b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids))
+
+    def publish(self, messages: list[tuple[str, bytes]]) -> list[int]:
+        """PUBLISH each (topic, payload) at QoS 1, all in one write; their packet ids. Their
+        PUBACKs come with later reads (``take_acks``); the caller keeps the number waiting
+        within ``server_receive_maximum``."""
+        packets, mids = [], []
+        for topic, payload in messages:
+            self._next_id = self._next_id % 0xFFFF + 1
+            name = topic.encode()
+            body_length = 2 + len(name) + 2 + 1 + len(payload)
+            packets.append(
+                b"\x32"
+                + _varint(body_length)
+                + len(name).to_bytes(2, "big")
+                + name
+                + self._next_id.to_bytes(2, "big")
+                + b"\x00"
+                + payload
+            )
+            mids.append(self._next_id)
+        if packets:
+            self._send(b"".join(packets))
+        return mids
+
+    def take_acks(self) -> list[tuple[int, int]]:
+        """(packet id, reason code) of every PUBACK read since the last call; a reason of
+        0x80 or more is a refusal (e.g. 0x87, not authorised)."""
+        acks, self._pubacks = self._pubacks, []
+        return acks
 
     def close(self, *, graceful: bool) -> None:
         """DISCONNECT (normal: the will, if any, is not published) and close the socket."""
@@ -335,6 +374,9 @@ class SubscriberSession:
             kind = header & 0xF0
             if kind == PUBLISH:
                 out.append(self._publish(buf, header, start, stop))
+            elif kind == PUBACK:
+                ident = int.from_bytes(buf[start : start + 2], "big")
+                self._pubacks.append((ident, buf[start + 2] if length > 2 else 0))
             elif kind in (SUBACK, UNSUBACK):
                 ident = int.from_bytes(buf[start : start + 2], "big")
                 self._acks[ident] = bytes(buf[start:stop])

@@ -8,7 +8,7 @@ after the worker was killed, provided it comes back with the same client id with
 expiry. A handler exception acknowledges nothing: the worker reconnects after a back-off so the
 broker resends the batch. Duplicates are therefore possible; storage de-duplicates.
 
-One thread: ``run`` reads the connection (``session.SubscriberSession``, the protocol spoken
+One thread: ``run`` reads the connection (``session.MqttSession``, the protocol spoken
 directly on the socket), cuts batches (up to ``batch_size`` messages or ``batch_seconds``
 after the first), calls the handler and acknowledges the batch in one write. The broker sends
 at most ``receive_maximum`` unacknowledged messages, which bounds what is read ahead.
@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from cityops.core.config import Settings
 from cityops.core.mqtt.address import BrokerAddress
-from cityops.core.mqtt.session import MqttError, Publish, SubscriberSession
+from cityops.core.mqtt.session import MqttError, MqttSession, Publish
 from cityops.core.mqtt.topics import TopicParser, shared_filter
 
 log = logging.getLogger(__name__)
@@ -151,10 +151,10 @@ class IngestWorker:
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, self.options.retry_max_seconds)
 
-    def _open(self) -> SubscriberSession | None:
+    def _open(self) -> MqttSession | None:
         o = self.options
         try:
-            session = SubscriberSession.open(
+            session = MqttSession.open(
                 o.address,
                 client_id=o.client_id,
                 username=o.username,
@@ -180,7 +180,7 @@ class IngestWorker:
         self._subscribed.set()
         return session
 
-    def _close(self, session: SubscriberSession, *, graceful: bool) -> None:
+    def _close(self, session: MqttSession, *, graceful: bool) -> None:
         if graceful:
             # Closing a socket that still has unread data in it resets the connection, and
             # the broker then drops what it had not yet read: acknowledgements would be lost
@@ -199,7 +199,7 @@ class IngestWorker:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _consume(self, session: SubscriberSession) -> bool:
+    def _consume(self, session: MqttSession) -> bool:
         """Handle and acknowledge batches until ``stop`` (True) or until the connection ends
         or the handler fails (False)."""
         try:
@@ -213,7 +213,7 @@ class IngestWorker:
             return False
         return True
 
-    def _next_batch(self, session: SubscriberSession) -> list[tuple[Publish, datetime]]:
+    def _next_batch(self, session: MqttSession) -> list[tuple[Publish, datetime]]:
         ahead, size = self._ahead, self.options.batch_size
         deadline = None
         while len(ahead) < size:
@@ -235,9 +235,7 @@ class IngestWorker:
         batch, self._ahead = ahead[:size], ahead[size:]
         return batch
 
-    def _handle_batch(
-        self, session: SubscriberSession, batch: list[tuple[Publish, datetime]]
-    ) -> bool:
+    def _handle_batch(self, session: MqttSession, batch: list[tuple[Publish, datetime]]) -> bool:
         messages, ignored, redelivered = self._messages(batch)
         with self.metrics.lock:
             self.metrics.received += len(batch)
