@@ -12,7 +12,8 @@ Every message carries one sample of a traffic counter: 3 metrics, 3 data points.
    ``cityops simulate``) and the ingest account, on a topic prefix of this run only.
 3. **baseline**: ``mosquitto_sub -V 5 -q 1`` subscribes to every device's telemetry; two
    publisher processes send the stream (each message for the next of the 10,000 devices,
-   QoS 1, at most 100 messages awaiting PUBACK per publisher); the rate is the messages the
+   QoS 1, at most 100 messages awaiting PUBACK per publisher, written by cityops' own MQTT
+   session a window at a time, not through paho); the rate is the messages the
    subscriber printed over the time from the first publish to the last message received.
 4. **mqtt-1w / mqtt-2w**: the same stream with ``cityops ingest`` subprocesses (one, then
    two, sharing the stream through the shared subscription) instead of the subscriber; the

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from cityops.core.mqtt.address import BrokerAddress
 from cityops.core.mqtt.session import MqttError, MqttSession, Publish
 
 
@@ -163,3 +166,85 @@ def test_an_answered_ping_keeps_the_session() -> None:
     finally:
         session.close(graceful=False)
         broker.close()
+
+
+def test_publishes_go_out_in_one_write_and_their_acks_are_collected(
+    pair: tuple[MqttSession, socket.socket],
+) -> None:
+    session, broker = pair
+    mids = session.publish([("a/b", b"12"), ("c", b"")])
+    assert mids == [1, 2]
+    broker.settimeout(1)
+    assert broker.recv(100) == (
+        b"\x32\x0a\x00\x03a/b\x00\x01\x0012"  # QoS 1, topic, packet id, no properties
+        + b"\x32\x06\x00\x01c\x00\x02\x00"
+    )
+    # A success without a reason byte, a refusal (not authorised) with one and properties.
+    broker.sendall(b"\x40\x02\x00\x01" + b"\x40\x04\x00\x02\x87\x00")
+    read_all(session)
+    assert session.take_acks() == [(1, 0x00), (2, 0x87)]
+    assert session.take_acks() == []
+
+
+def _scripted_broker(connack: bytes) -> tuple[socket.socket, list[bytes]]:
+    """A listening socket that answers one CONNECT with ``connack``; what it read is put in
+    the list."""
+    server = socket.create_server(("127.0.0.1", 0))
+    got: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            got.append(conn.recv(1000))
+            conn.sendall(connack)
+            conn.recv(10)  # until the client closes
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, got
+
+
+def _open(server: socket.socket, **options: Any) -> MqttSession:
+    port = server.getsockname()[1]
+    return MqttSession.open(
+        BrokerAddress("127.0.0.1", port),
+        client_id="c1",
+        username="u",
+        password="p",
+        keepalive=30,
+        session_expiry=3600,
+        receive_maximum=500,
+        **options,
+    )
+
+
+def test_connect_asks_for_a_kept_session_and_reads_the_brokers_limits() -> None:
+    # CONNACK: session present, success, properties: receive maximum 20, server keep alive 5.
+    server, got = _scripted_broker(b"\x20\x09\x01\x00\x06\x21\x00\x14\x13\x00\x05")
+    with server:
+        session = _open(server)
+        session.close(graceful=True)
+    assert session.session_present
+    assert session.server_receive_maximum == 20
+    connect = got[0]
+    assert connect[:2] == b"\x10" + bytes([len(connect) - 2])
+    assert connect[2:9] == b"\x00\x04MQTT\x05"
+    assert connect[9] == 0xC0  # username and password, no clean start
+    assert connect[10:12] == b"\x00\x1e"  # keep alive 30 s
+    assert connect[12:21] == b"\x08\x11\x00\x00\x0e\x10\x21\x01\xf4"  # expiry 3600, receive 500
+    assert connect[21:] == b"\x00\x02c1\x00\x01u\x00\x01p"
+
+
+def test_a_clean_start_is_asked_for_when_wanted() -> None:
+    server, got = _scripted_broker(b"\x20\x03\x00\x00\x00")
+    with server:
+        session = _open(server, clean_start=True)
+        session.close(graceful=False)
+    assert got[0][9] == 0xC2
+    assert session.server_receive_maximum == 65535  # not announced: the protocol's default
+
+
+def test_a_refused_connection_names_the_reason() -> None:
+    server, _ = _scripted_broker(b"\x20\x03\x00\x86\x00")  # bad user name or password
+    with server, pytest.raises(MqttError, match="0x86") as refused:
+        _open(server)
+    assert refused.value.reason == 0x86
