@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Literal
 
 from cityops.core.config import Settings
 from cityops.core.mqtt.address import BrokerAddress
@@ -139,9 +140,11 @@ class IngestWorker:
             session = self._open()
             if session is not None:
                 handled_before = self.metrics.snapshot()["batches"]
-                stopped = self._consume(session)
-                self._close(session, graceful=stopped)
-                if stopped:  # every handled batch acknowledged, and read by the broker
+                ended = self._consume(session)
+                # Unless the connection is gone, wait until the broker has read every
+                # acknowledgement sent before leaving it.
+                self._close(session, graceful=ended != "lost")
+                if ended == "stopped":
                     break
                 if self.metrics.snapshot()["batches"] > handled_before:
                     backoff = self.options.retry_min_seconds  # reset by a good batch
@@ -199,19 +202,19 @@ class IngestWorker:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _consume(self, session: MqttSession) -> bool:
-        """Handle and acknowledge batches until ``stop`` (True) or until the connection ends
-        or the handler fails (False)."""
+    def _consume(self, session: MqttSession) -> Literal["stopped", "failed", "lost"]:
+        """Handle and acknowledge batches until ``stop``, the handler fails, or the
+        connection ends."""
         try:
             while not self._stopping.is_set():
                 batch = self._next_batch(session)
                 if batch and not self._handle_batch(session, batch):
-                    return False
+                    return "failed"
         except MqttError as exc:
             if not self._stopping.is_set():
                 log.warning("MQTT connection lost (%s); reconnecting", exc)
-            return False
-        return True
+            return "lost"
+        return "stopped"
 
     def _next_batch(self, session: MqttSession) -> list[tuple[Publish, datetime]]:
         ahead, size = self._ahead, self.options.batch_size
