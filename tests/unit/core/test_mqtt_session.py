@@ -15,16 +15,7 @@ from typing import Any
 import pytest
 
 from cityops.core.mqtt.address import BrokerAddress
-from cityops.core.mqtt.session import MqttError, MqttSession, Publish
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
+from cityops.core.mqtt.session import MqttError, MqttSession, Publish, encode_length
 
 
 def publish(
@@ -39,9 +30,9 @@ def publish(
     body = struct.pack("!H", len(topic)) + topic
     if qos:
         body += struct.pack("!H", mid)
-    body += _varint(len(props)) + props + payload
+    body += encode_length(len(props)) + props + payload
     header = 0x30 | (qos << 1) | (0x08 if dup else 0)
-    return bytes([header]) + _varint(len(body)) + body
+    return bytes([header]) + encode_length(len(body)) + body
 
 
 @pytest.fixture

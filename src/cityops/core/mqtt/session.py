@@ -56,7 +56,8 @@ class Publish:
     dup: bool
 
 
-def _varint(value: int) -> bytes:
+def encode_length(value: int) -> bytes:
+    """A variable byte integer (spec 1.5.5), as packet lengths are written."""
     out = bytearray()
     while True:
         byte, value = value & 0x7F, value >> 7
@@ -71,10 +72,10 @@ def _string(value: str | bytes) -> bytes:
 
 
 def _packet(header: int, body: bytes) -> bytes:
-    return bytes([header]) + _varint(len(body)) + body
+    return bytes([header]) + encode_length(len(body)) + body
 
 
-def _read_varint(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int] | None:
+def _read_length(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int] | None:
     """(value, next position), or None if the buffer ends first."""
     value, shift = 0, 0
     while pos < end:
@@ -91,7 +92,7 @@ def _read_varint(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int] 
 
 def _properties(buf: bytes | bytearray, pos: int) -> tuple[dict[int, int], int]:
     """The numeric properties of a property block at ``pos``, and the position after it."""
-    found = _read_varint(buf, pos, len(buf))
+    found = _read_length(buf, pos, len(buf))
     if found is None:
         raise MqttError("truncated properties")
     length, pos = found
@@ -106,7 +107,7 @@ def _properties(buf: bytes | bytearray, pos: int) -> tuple[dict[int, int], int]:
             values[ident] = int.from_bytes(buf[pos : pos + size], "big")
             pos += size
         elif size == "v":
-            number = _read_varint(buf, pos, end)
+            number = _read_length(buf, pos, end)
             if number is None:
                 raise MqttError("truncated property")
             values[ident], pos = number
@@ -193,7 +194,7 @@ class MqttSession:
             _string("MQTT")
             + bytes([5, flags])
             + struct.pack("!H", keepalive)
-            + _varint(len(props))
+            + encode_length(len(props))
             + props
             + _string(client_id)
             + _string(username)
@@ -281,7 +282,7 @@ class MqttSession:
             body_length = 2 + len(name) + 2 + 1 + len(payload)
             packets.append(
                 b"\x32"
-                + _varint(body_length)
+                + encode_length(body_length)
                 + len(name).to_bytes(2, "big")
                 + name
                 + self._next_id.to_bytes(2, "big")
@@ -348,7 +349,7 @@ class MqttSession:
         buf = self._buf
         if len(buf) < 2:
             return None
-        found = _read_varint(buf, 1, len(buf))
+        found = _read_length(buf, 1, len(buf))
         if found is None:
             return None
         length, start = found
@@ -363,7 +364,7 @@ class MqttSession:
         buf, end, pos = self._buf, len(self._buf), 0
         out: list[Publish] = []
         while pos + 2 <= end:
-            found = _read_varint(buf, pos + 1, end)
+            found = _read_length(buf, pos + 1, end)
             if found is None:
                 break
             length, start = found
@@ -402,7 +403,7 @@ class MqttSession:
         if qos:
             mid = int.from_bytes(buf[pos : pos + 2], "big")
             pos += 2
-        found = _read_varint(buf, pos, stop)
+        found = _read_length(buf, pos, stop)
         if found is None:
             raise MqttError("truncated PUBLISH")
         props_length, pos = found
