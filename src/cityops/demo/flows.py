@@ -119,6 +119,14 @@ def report(sim: Simulation, arrival: Arrival, fate: Fate) -> None:
 
 def _duplicate_target(sim: Simulation) -> Track | None:
     since = sim.now() - _DUPLICATE_WINDOW
+    # A problem others have reported again draws more reports (a 热点问题 forms): most
+    # repeats go to the latest such problem still open, the rest to another recent case.
+    for track in reversed(sim.tracks[-300:]):
+        if track.reported_at < since:
+            break
+        target = track.duplicate_of
+        if target is not None and target.state in MERGE_TARGETS and sim.rng.random() < 0.6:
+            return target
     for track in reversed(sim.tracks[-300:]):
         if track.reported_at < since:
             return None

@@ -17,6 +17,7 @@ from cityops.alarms import service as alarms
 from cityops.app import build_runtime
 from cityops.brain import service as brain
 from cityops.cases import service as cases
+from cityops.cases.hotspots import list_hotspots
 from cityops.cases.schemas import CaseFilter, CaseOut
 from cityops.core import auth
 from cityops.core.auth import SYSTEM
@@ -95,6 +96,15 @@ def test_every_state_is_present(demo: tuple[Runtime, DemoCredentials]) -> None:
     assert credentials.stats is not None
     assert credentials.stats.by_state == counts
     assert 60 <= credentials.stats.cases <= 150  # two days at ~40-60 a day
+
+
+def test_the_history_holds_a_hot_spot(demo: tuple[Runtime, DemoCredentials]) -> None:
+    rt, _ = demo
+    token = org.login(rt, username="leader", password=PASSWORD).access_token
+    leader = org.actor_for_token(rt, token)
+    spots = list_hotspots(rt, actor=leader, days=7)
+    assert spots, "repeated reports of one problem form a 热点问题 on the screen"
+    assert spots[0].reports >= 3
 
 
 def test_every_role_logs_in_with_the_demo_password(demo: tuple[Runtime, DemoCredentials]) -> None:
