@@ -28,15 +28,14 @@ from cityops.core.runtime import Runtime
 
 T = TypeVar("T")
 
-# Requests each process runs at once when CITYOPS_WEB_THREADS is not set, by database.
-DEFAULT_THREADS = {"sqlite": 40}
-DEFAULT_THREADS_OTHER = 6
+# Requests each process runs at once when CITYOPS_WEB_THREADS is not set.
+THREADS_SQLITE, THREADS_OTHER = 40, 6
 
 
 def request_threads(runtime: Runtime) -> int:
     """How many requests each process runs at once."""
     configured = runtime.settings.web_threads
-    return configured or DEFAULT_THREADS.get(runtime.db.dialect, DEFAULT_THREADS_OTHER)
+    return configured or (THREADS_SQLITE if runtime.db.dialect == "sqlite" else THREADS_OTHER)
 
 
 def open_lanes(app: FastAPI, runtime: Runtime) -> None:

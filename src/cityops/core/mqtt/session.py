@@ -16,6 +16,7 @@ import socket
 import ssl
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cityops.core.mqtt.address import BrokerAddress
@@ -134,6 +135,7 @@ class MqttSession:
         # Packet id -> body of its SUBACK/UNSUBACK; PUBLISHes read while waiting for one.
         self._acks: dict[int, bytes] = {}
         self._pending: list[Publish] = []
+        self._connack: bytes | None = None
         self._pubacks: list[tuple[int, int]] = []  # (packet id, reason) of our publishes
         self.session_present = False
         self.server_receive_maximum = 65535  # QoS 1 publishes the broker takes unacknowledged
@@ -201,9 +203,10 @@ class MqttSession:
             + (_string(password.encode()) if password is not None else b"")
         )
         self._send(_packet(CONNECT, body))
-        header, packet = self._expect(timeout)
-        if header != CONNACK or len(packet) < 2:
-            raise MqttError(f"expected CONNACK, got packet type 0x{header:02x}")
+        self._wait_for(lambda: self._connack is not None, timeout)
+        packet = self._connack or b""
+        if len(packet) < 2:
+            raise MqttError("malformed CONNACK")
         self.session_present = bool(packet[0] & 0x01)
         if packet[1] >= 0x80:
             raise MqttError(f"connection refused (reason 0x{packet[1]:02x})", packet[1])
@@ -212,17 +215,16 @@ class MqttSession:
             self._keepalive = values.get(SERVER_KEEP_ALIVE, self._keepalive)
             self.server_receive_maximum = values.get(RECEIVE_MAXIMUM, 65535)
 
-    def _expect(self, timeout: float) -> tuple[int, bytes]:
-        """The next packet, read synchronously (during CONNECT only)."""
+    def _wait_for(self, answered: Callable[[], bool], timeout: float) -> None:
+        """Read until ``answered()`` (an answer to our request came); PUBLISH packets that
+        arrive meanwhile are kept for ``read``."""
         deadline = time.monotonic() + timeout
-        while True:
-            whole = self._take_packet()
-            if whole is not None:
-                return whole
+        while not answered():
             left = deadline - time.monotonic()
             if left <= 0:
                 raise MqttError("the broker did not answer in time")
             self._fill(left)
+            self._pending.extend(self._parse())
 
     # -- requests with an answer -----------------------------------------------------------
 
@@ -243,13 +245,7 @@ class MqttSession:
         self._next_id = self._next_id % 0xFFFF + 1
         ident = self._next_id
         self._send(_packet(header, struct.pack("!H", ident) + b"\x00" + payload))
-        deadline = time.monotonic() + timeout
-        while ident not in self._acks:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise MqttError("the broker did not answer in time")
-            self._fill(left)
-            self._pending.extend(self._parse())
+        self._wait_for(lambda: ident in self._acks, timeout)
         body = self._acks.pop(ident)
         _, pos = _properties(body, 2)
         return body[pos:]
@@ -278,17 +274,9 @@ class MqttSession:
         packets, mids = [], []
         for topic, payload in messages:
             self._next_id = self._next_id % 0xFFFF + 1
-            name = topic.encode()
-            body_length = 2 + len(name) + 2 + 1 + len(payload)
-            packets.append(
-                b"\x32"
-                + encode_length(body_length)
-                + len(name).to_bytes(2, "big")
-                + name
-                + self._next_id.to_bytes(2, "big")
-                + b"\x00"
-                + payload
-            )
+            mid = self._next_id.to_bytes(2, "big")
+            # QoS 1: the topic, the packet id, no properties, the payload.
+            packets.append(_packet(PUBLISH | 0x02, _string(topic) + mid + b"\x00" + payload))
             mids.append(self._next_id)
         if packets:
             self._send(b"".join(packets))
@@ -320,20 +308,19 @@ class MqttSession:
             raise MqttError(f"connection lost while sending: {exc}") from exc
         self._last_sent = time.monotonic()
 
-    def _fill(self, timeout: float) -> bool:
-        """Read what the socket holds (waiting up to ``timeout``); True if anything came."""
+    def _fill(self, timeout: float) -> None:
+        """Add what the socket holds to the buffer, waiting up to ``timeout`` for it."""
         self._sock.settimeout(max(timeout, 0.0001))
         try:
             data = self._sock.recv(READ_SIZE)
         except (TimeoutError, ssl.SSLWantReadError):
-            return False
+            return
         except OSError as exc:
             raise MqttError(f"connection lost: {exc}") from exc
         if not data:
             raise MqttError("the broker closed the connection")
         self._buf += data
         self._ping_sent = None  # any packet from the broker shows the connection lives
-        return True
 
     def _keep_alive(self) -> None:
         if not self._keepalive:
@@ -344,20 +331,6 @@ class MqttSession:
         if self._ping_sent is None and now - self._last_sent >= self._keepalive / 2:
             self._send(b"\xc0\x00")
             self._ping_sent = now
-
-    def _take_packet(self) -> tuple[int, bytes] | None:
-        buf = self._buf
-        if len(buf) < 2:
-            return None
-        found = _read_length(buf, 1, len(buf))
-        if found is None:
-            return None
-        length, start = found
-        if start + length > len(buf):
-            return None
-        header, body = buf[0], bytes(buf[start : start + length])
-        del buf[: start + length]
-        return header, body
 
     def _parse(self) -> list[Publish]:
         """Every whole packet in the buffer: PUBLISH returned, the rest handled here."""
@@ -378,6 +351,8 @@ class MqttSession:
             elif kind == PUBACK:
                 ident = int.from_bytes(buf[start : start + 2], "big")
                 self._pubacks.append((ident, buf[start + 2] if length > 2 else 0))
+            elif kind == CONNACK:
+                self._connack = bytes(buf[start:stop])
             elif kind in (SUBACK, UNSUBACK):
                 ident = int.from_bytes(buf[start : start + 2], "big")
                 self._acks[ident] = bytes(buf[start:stop])

@@ -139,14 +139,14 @@ class IngestWorker:
         while not self._stopping.is_set():
             session = self._open()
             if session is not None:
-                handled_before = self.metrics.snapshot()["batches"]
+                handled_before = self.metrics.batches  # written by this thread only
                 ended = self._consume(session)
                 # Unless the connection is gone, wait until the broker has read every
                 # acknowledgement sent before leaving it.
                 self._close(session, graceful=ended != "lost")
                 if ended == "stopped":
                     break
-                if self.metrics.snapshot()["batches"] > handled_before:
+                if self.metrics.batches > handled_before:
                     backoff = self.options.retry_min_seconds  # reset by a good batch
             # Refused, unreachable, lost, or the handler failed (nothing acknowledged): try
             # again after a pause; the broker resends every unacknowledged message of the
