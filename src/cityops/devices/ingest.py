@@ -198,12 +198,15 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
     now = rt.clock.now()
     if any(batch.samples.values()):
         sql = _statements(session)
-        readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
-        _execute_rows(session, sql, sql.readings, readings)
-        _execute_rows(session, sql, sql.latest, _newest(batch))
-        late = rollups.dirty_rows(((row[0], row[2]) for row in readings), to_ms(now))
-        if late:
-            _insert(session, rollups.DIRTY, late, conflict="nothing")
+        late_before = to_ms(now) - rollups.LATE_MS
+        if sql.store:
+            session.connection().exec_driver_sql(sql.store, (*_columns(batch), late_before))
+        else:
+            readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
+            _execute_many(session, sql.readings, readings)
+            _execute_many(session, sql.latest, _newest(batch))
+            late = rollups.dirty_rows(((row[0], row[2]) for row in readings), late_before)
+            _execute_many(session, sql.dirty, late)
     if batch.refused:
         rows = [
             {
@@ -215,7 +218,7 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
             }
             for (d, r), n in batch.refused.items()
         ]
-        _insert(session, REJECTIONS, rows, conflict="count")
+        _count_rejections(session, rows)
     _mark_seen(rt, tx, devices, batch)
     stored = tuple(
         events.DeviceReadings(d, devices[d].type_code, devices[d].department_id, tuple(samples))
@@ -224,6 +227,31 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
     )
     if stored:
         tx.emit(events.ReadingsStored(received_at=max(batch.seen.values()), devices=stored))
+
+
+def _columns(batch: _Batch) -> tuple[str, str, str, str]:
+    """The batch's readings as four comma-separated columns (device ids, metrics, times,
+    values), the way the PostgreSQL statement splits them: joining strings is a small part
+    of what the driver's array adaptation costs per element. Ids and metric names hold no
+    comma (device ids are ``[A-Za-z0-9_-]``, metrics come from the catalogue), values are
+    finite floats whose ``repr`` reads back exactly."""
+    device_ids: list[str] = []
+    metrics: list[str] = []
+    times: list[int] = []
+    values: list[float] = []
+    for device_id, samples in batch.samples.items():
+        if samples:
+            device_ids += [device_id] * len(samples)
+            names, stamps, numbers = zip(*samples, strict=True)
+            metrics += names
+            times += stamps
+            values += numbers
+    return (
+        ",".join(device_ids),
+        ",".join(metrics),
+        ",".join(map(str, times)),
+        ",".join(map(repr, values)),
+    )
 
 
 def _newest(batch: _Batch) -> list[tuple[str, str, int, float]]:
@@ -240,61 +268,74 @@ def _newest(batch: _Batch) -> list[tuple[str, str, int, float]]:
 
 
 class _Statements(NamedTuple):
-    """The hot path's statements as the driver reads them, compiled once per dialect: on
-    SQLite run with ``executemany`` over plain tuples (no per-row parameter processing); on
-    PostgreSQL the readings and latest values go in as one statement over four arrays
-    (``unnest``), which spares psycopg's per-row work of ``executemany``."""
+    """The hot path's statements as the driver reads them, compiled once per dialect.
+
+    SQLite: ``readings``, ``latest`` and ``dirty`` (late hours), each run by ``executemany``
+    over plain tuples (no per-row parameter processing). PostgreSQL: ``store`` does all three
+    in one statement over the batch's columns sent as four strings (``_columns``), choosing
+    each (device, metric)'s newest value itself: one round trip, and nothing adapted per
+    element. A dialect's statements the other uses are empty.
+    """
 
     readings: str
     latest: str
+    dirty: str
+    store: str
     seen: str
-    arrays: bool
 
 
 @functools.cache
 def _compiled(dialect: str) -> _Statements:
-    arrays = dialect == "postgresql"
-    mark = "%s" if arrays else "?"
-    values = (
-        "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::float8[])"
-        if arrays
-        else f"VALUES ({mark}, {mark}, {mark}, {mark})"
+    # Only the module's own table names, constants and placeholders go into the text.
+    readings, latest, dirty = READINGS.name, LATEST.name, rollups.DIRTY.name
+    update_latest = f"SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= {latest}.ts"
+    if dialect != "postgresql":
+        return _Statements(
+            readings=(
+                f"INSERT INTO {readings} (device_id, metric, ts, value) VALUES (?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (device_id, metric, ts) DO NOTHING"
+            ),
+            latest=(
+                f"INSERT INTO {latest} (device_id, metric, ts, value) VALUES (?, ?, ?, ?) "  # noqa: S608
+                f"ON CONFLICT (device_id, metric) DO UPDATE {update_latest}"
+            ),
+            dirty=(
+                f"INSERT INTO {dirty} (device_id, hour) VALUES (?, ?) "  # noqa: S608
+                "ON CONFLICT (device_id, hour) DO NOTHING"
+            ),
+            store="",
+            seen=_seen_statement("?"),
+        )
+    hour = rollups.HOUR_MS  # the floor of a time to its hour, as rollups.floor
+    store = (
+        "WITH v (device_id, metric, ts, value, n) AS (SELECT * FROM unnest("  # noqa: S608
+        "string_to_array(%s, ','), string_to_array(%s, ','), "
+        "string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::float8[]) "
+        "WITH ORDINALITY), "
+        f"r AS (INSERT INTO {readings} (device_id, metric, ts, value) "
+        "SELECT device_id, metric, ts, value FROM v "
+        "ON CONFLICT (device_id, metric, ts) DO NOTHING), "
+        f"d AS (INSERT INTO {dirty} (device_id, hour) "
+        f"SELECT DISTINCT device_id, ts - ((ts %% {hour}) + {hour}) %% {hour} FROM v "
+        "WHERE ts < %s ON CONFLICT (device_id, hour) DO NOTHING) "
+        f"INSERT INTO {latest} (device_id, metric, ts, value) "
+        "SELECT DISTINCT ON (device_id, metric) device_id, metric, ts, value FROM v "
+        "ORDER BY device_id, metric, ts DESC, n DESC "  # the last of equal times, as SQLite
+        f"ON CONFLICT (device_id, metric) DO UPDATE {update_latest}"
     )
-    # Only the module's own table names and placeholders go into the text.
-    readings, latest, devices = READINGS.name, LATEST.name, DEVICES.name
-    return _Statements(
-        readings=(
-            f"INSERT INTO {readings} (device_id, metric, ts, value) {values} "
-            "ON CONFLICT (device_id, metric, ts) DO NOTHING"
-        ),
-        latest=(
-            f"INSERT INTO {latest} (device_id, metric, ts, value) {values} "
-            "ON CONFLICT (device_id, metric) DO UPDATE SET ts = excluded.ts, "
-            f"value = excluded.value WHERE excluded.ts >= {latest}.ts"
-        ),
-        seen=(
-            f"UPDATE {devices} SET last_seen_at = {mark}, offline_after = {mark}, "  # noqa: S608
-            f"online = {mark} WHERE id = {mark} "
-            f"AND (last_seen_at IS NULL OR last_seen_at <= {mark})"
-        ),
-        arrays=arrays,
+    return _Statements(readings="", latest="", dirty="", store=store, seen=_seen_statement("%s"))
+
+
+def _seen_statement(mark: str) -> str:
+    return (
+        f"UPDATE {DEVICES.name} SET last_seen_at = {mark}, offline_after = {mark}, "  # noqa: S608
+        f"online = {mark} WHERE id = {mark} "
+        f"AND (last_seen_at IS NULL OR last_seen_at <= {mark})"
     )
 
 
 def _statements(session: Session) -> _Statements:
     return _compiled(session.get_bind().dialect.name)
-
-
-def _execute_rows(
-    session: Session, statements: _Statements, sql: str, rows: Sequence[tuple[Any, ...]]
-) -> None:
-    """Rows of (device_id, metric, ts, value): as one statement over a list per column where
-    the dialect takes arrays, else ``executemany``."""
-    if rows and statements.arrays:
-        columns = tuple(list(column) for column in zip(*rows, strict=True))
-        session.connection().exec_driver_sql(sql, columns)
-    else:
-        _execute_many(session, sql, rows)
 
 
 def _execute_many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -303,27 +344,23 @@ def _execute_many(session: Session, sql: str, rows: Sequence[tuple[Any, ...]]) -
         session.connection().exec_driver_sql(sql, list(rows))
 
 
-def _insert(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: str) -> None:
-    """INSERT … ON CONFLICT of the rarer rows (rejections, late hours; SQLite and PostgreSQL
-    spell it alike)."""
+def _count_rejections(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add the batch's refusals to the per-device, per-reason counters (SQLite and
+    PostgreSQL spell the upsert alike)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    keys = [c.name for c in table.primary_key.columns]
-    if conflict == "nothing":
-        session.execute(statement.on_conflict_do_nothing(index_elements=keys), rows)
-    else:
-        excluded = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=keys,
-                set_={
-                    "count": table.c.count + excluded.count,
-                    "last_at": excluded.last_at,
-                    "last_detail": excluded.last_detail,
-                },
-            ),
-            rows,
-        )
+    statement = dialect.insert(REJECTIONS)
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[c.name for c in REJECTIONS.primary_key.columns],
+            set_={
+                "count": REJECTIONS.c.count + excluded.count,
+                "last_at": excluded.last_at,
+                "last_detail": excluded.last_detail,
+            },
+        ),
+        rows,
+    )
 
 
 def _worth_writing(stored: datetime | None, seen: datetime, interval_seconds: int) -> bool:

@@ -65,10 +65,11 @@ def marks(session: Session) -> dict[str, int]:
     return {resolution: int(upto) for resolution, upto in rows}
 
 
-def dirty_rows(samples: Iterable[tuple[str, int]], received_ms: int) -> list[dict[str, object]]:
-    """The dirty (device, hour) rows of a batch's ``(device_id, ts)`` samples that are late."""
-    hours = {(d, floor(ts, HOUR_MS)) for d, ts in samples if ts < received_ms - LATE_MS}
-    return [{"device_id": d, "hour": h} for d, h in sorted(hours)]
+def dirty_rows(samples: Iterable[tuple[str, int]], late_before: int) -> list[tuple[str, int]]:
+    """The dirty (device, hour) rows of a batch's ``(device_id, ts)`` samples that are late:
+    stamped before ``late_before`` (``LATE_MS`` before the receive time). The PostgreSQL
+    ingest statement computes the same rows in SQL."""
+    return sorted({(d, floor(ts, HOUR_MS)) for d, ts in samples if ts < late_before})
 
 
 def _upsert(session: Session, table: Table, query: Select[Any]) -> int:

@@ -288,6 +288,33 @@ def test_latest_values_follow_the_newest_reading_not_the_last_message(
     assert values["pm10"]["value"] == 50.0
 
 
+def test_one_batch_with_a_time_twice_keeps_the_first_reading_and_the_last_as_latest(
+    rt: Runtime, actor: ActorFn, api: Api
+) -> None:
+    make_device(rt, actor, "aq-000001")
+    make_device(rt, actor, "aq-000002")
+    ms = to_ms(rt.clock.now()) - 2000
+    exact = 0.1 + 0.2  # 0.30000000000000004: every digit must arrive
+    key = integration_key(rt, actor)
+    body = [
+        {"device_id": "aq-000001", "ts": ms, "values": {"pm25": 11, "no2": exact}},
+        {"device_id": "aq-000002", "ts": ms, "values": {"pm25": 5}},
+        {"device_id": "aq-000001", "ts": ms, "values": {"pm25": 12}},  # the same time again
+        {"device_id": "aq-000001", "ts": ms - 10, "values": {"pm25": 13}},
+    ]
+    response = api.client.post("/api/v1/telemetry", json=body, headers=key)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 5
+    assert readings(rt, "aq-000001") == [
+        ("no2", ms, exact),
+        ("pm25", ms - 10, 13.0),
+        ("pm25", ms, 11.0),
+    ]
+    page = api.get("operator", "/api/v1/telemetry/latest", device_id="aq-000001").json()
+    values = page["items"][0]["values"]
+    assert (values["pm25"]["value"], values["no2"]["value"]) == (12.0, exact)
+
+
 def test_silence_then_a_message_brings_a_device_back_online(
     rt: Runtime, actor: ActorFn, api: Api, clock: Any
 ) -> None:

@@ -3,6 +3,7 @@ picked up, and the series API answering from them for whole-minute and whole-hou
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 
 from cityops.core.runtime import Runtime
+from cityops.devices.ingest import ingest_batch
 from cityops.devices.models import Reading, Rollup1h, Rollup1m, RollupDirty, RollupMark
 from cityops.devices.payload import from_ms, to_ms
 from cityops.devices.rollups import HOUR_MS, MINUTE_MS, run_rollups
@@ -132,6 +134,31 @@ def test_a_late_reading_updates_its_buckets(rt: Runtime, actor: ActorFn) -> None
     assert minutes[("aq-000001", "pm25", late // MINUTE_MS * MINUTE_MS)][2] == 999.5
     with rt.db.read() as session:
         assert session.scalar(select(func.count()).select_from(RollupDirty)) == 0
+
+
+def test_a_batch_marks_each_late_hour_of_each_device_once(rt: Runtime, actor: ActorFn) -> None:
+    for device in DEVICES:
+        make_device(rt, actor, device)
+    now = to_ms(rt.clock.now())
+    hour = (now - 3 * HOUR_MS) // HOUR_MS * HOUR_MS  # a whole hour, three hours back
+    stamps = {
+        "aq-000001": [hour, hour + 59 * MINUTE_MS, hour + HOUR_MS - 1, hour + HOUR_MS],
+        "aq-000002": [hour - 1, now - 60_000],  # the last one on time
+    }
+    messages = [
+        (device, json.dumps({"ts": ts, "values": {"pm25": 7}}).encode(), from_ms(now))
+        for device, times in stamps.items()
+        for ts in times
+    ]
+    assert ingest_batch(rt, messages).accepted == 6
+    with rt.db.read() as session:
+        rows = session.execute(select(RollupDirty.device_id, RollupDirty.hour))
+        dirty = {(d, h) for d, h in rows}
+    assert dirty == {
+        ("aq-000001", hour),
+        ("aq-000001", hour + HOUR_MS),
+        ("aq-000002", hour - HOUR_MS),
+    }
 
 
 def test_readings_on_time_mark_nothing_dirty(rt: Runtime, actor: ActorFn) -> None:
