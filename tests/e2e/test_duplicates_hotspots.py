@@ -56,11 +56,13 @@ def test_operator_merges_a_proposed_duplicate(
     assert errors == []
 
 
+TEXTS = ("人民路口井盖丢了很危险", "人民路路口井盖丢失，很危险", "人民路口的井盖丢了")
+
+
 def _burst(rt: Runtime, actor: Callable[[str], Any], clock: FrozenClock) -> list[int]:
     """Three people report the same missing manhole cover at one corner, two hours apart."""
-    texts = ["人民路口井盖丢了很危险", "人民路路口井盖丢失，很危险", "人民路口的井盖丢了"]
     numbers = []
-    for i, (who, text) in enumerate(zip(("citizen", "gridworker", "operator"), texts, strict=True)):
+    for i, (who, text) in enumerate(zip(("citizen", "gridworker", "operator"), TEXTS, strict=True)):
         clock.advance(hours=2)
         case = report(rt, actor, reporter=who, description=text, lon=LON + i * 0.0001)
         numbers.append(case.number)
@@ -81,6 +83,9 @@ def test_the_command_screen_lists_hot_spots(
     item = panel.get_by_test_id("hotspots").locator("li")
     expect(item).to_have_count(1)
     expect(item).to_contain_text("3 次上报 · 3 人")
+    # Named by what the first report said, with its category and place below.
+    expect(item.get_by_test_id("hotspot-title")).to_have_text(TEXTS[0])
+    expect(item.get_by_test_id("hotspot-place")).to_contain_text("暴露垃圾 · ")
     expect(page.get_by_test_id("kpi-tiles")).to_be_visible()  # the rest of the wall, for the shot
     page.wait_for_timeout(1500)  # let the map draw its tiles before the screenshot
     page.screenshot(path=str(SHOTS / "screen-hotspots.png"))
