@@ -24,6 +24,7 @@ from cityops.cases.transitions import (
 from cityops.cases.views import present
 from cityops.cases.workflow import Action, State
 from cityops.core.auth import SYSTEM, Actor
+from cityops.core.db.rows import insert_now
 from cityops.core.errors import invalid
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
@@ -99,7 +100,7 @@ def report_case(rt: Runtime, *, actor: Actor, data: CaseIn) -> CaseOut:
             updated_at=now,
             **_ZERO_COUNTERS,
         )
-        session.add(case)
+        insert_now(session, case)
         event = record_step(
             session, case, actor, Action.report, None, now, None, {"source": source}
         )

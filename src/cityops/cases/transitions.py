@@ -33,6 +33,7 @@ from cityops.cases.workflow import (
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor
 from cityops.core.db.engine import Transaction
+from cityops.core.db.rows import insert_now
 from cityops.core.errors import invalid
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
@@ -112,7 +113,7 @@ def record_step(
         note=note,
         data=data,
     )
-    session.add(event)
+    insert_now(session, event)
     return event
 
 

@@ -8,15 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Select, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from cityops.core.auth import Actor
 from cityops.core.context import current_request_id
+from cityops.core.db.rows import insert_row
 from cityops.core.errors import invalid
+from cityops.core.ids import new_id
 from cityops.core.pagination import Page, PageParams, order_by_sort, paginate
 
 from .models import AuditRecord
+
+AUDIT_LOG: Table = AuditRecord.__table__  # type: ignore[assignment]
 
 
 class AuditOut(BaseModel):
@@ -46,20 +50,23 @@ def record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
 ) -> None:
-    """Add one audit record to the caller's transaction."""
-    session.add(
-        AuditRecord(
-            at=at,
-            actor_id=actor.user_id,
-            actor_name=actor.username,
-            actor_role=actor.role,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            before=dict(before) if before is not None else None,
-            after=dict(after) if after is not None else None,
-            request_id=current_request_id(),
-        )
+    """Write one audit record in the caller's transaction (at once: it is never changed)."""
+    insert_row(
+        session,
+        AUDIT_LOG,
+        {
+            "id": new_id(),
+            "at": at,
+            "actor_id": actor.user_id,
+            "actor_name": actor.username,
+            "actor_role": actor.role,
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": str(subject_id),
+            "before": dict(before) if before is not None else None,
+            "after": dict(after) if after is not None else None,
+            "request_id": current_request_id(),
+        },
     )
 
 
