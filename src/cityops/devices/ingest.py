@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Table, insert
@@ -50,6 +51,8 @@ REJECTIONS: Table = Rejection.__table__  # type: ignore[assignment]
 DEVICES: Table = Device.__table__  # type: ignore[assignment]
 HEALTH_EVENTS: Table = HealthEvent.__table__  # type: ignore[assignment]
 Message = tuple[str, bytes, datetime]
+_TS = itemgetter(2)  # of a readings row (device_id, metric, ts, value)
+_DEVICE_TS = itemgetter(0, 2)
 
 
 @dataclass
@@ -204,9 +207,12 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
         else:
             readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
             _execute_many(session, sql.readings, readings)
-            _execute_many(session, sql.latest, _newest(batch))
-            late = rollups.dirty_rows(((row[0], row[2]) for row in readings), late_before)
-            _execute_many(session, sql.dirty, late)
+            # executemany runs the upsert once per row, in order: the newest of each (device,
+            # metric) stays, the last of equal times wins (as the PostgreSQL statement).
+            _execute_many(session, sql.latest, readings)
+            if min(map(_TS, readings)) < late_before:
+                moments = set(map(_DEVICE_TS, readings))  # the metrics of a sample share one
+                _execute_many(session, sql.dirty, rollups.dirty_rows(moments, late_before))
     if batch.refused:
         rows = [
             {
@@ -252,19 +258,6 @@ def _columns(batch: _Batch) -> tuple[str, str, str, str]:
         ",".join(map(str, times)),
         ",".join(map(repr, values)),
     )
-
-
-def _newest(batch: _Batch) -> list[tuple[str, str, int, float]]:
-    """One row per (device, metric): the newest sample of the batch (an upsert statement may
-    not touch a row twice)."""
-    newest: dict[tuple[str, str], tuple[str, str, int, float]] = {}
-    for device_id, samples in batch.samples.items():
-        for metric, ts, value in samples:
-            key = (device_id, metric)
-            found = newest.get(key)
-            if found is None or ts >= found[2]:
-                newest[key] = (device_id, metric, ts, value)
-    return list(newest.values())
 
 
 class _Statements(NamedTuple):

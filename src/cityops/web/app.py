@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import threading
 import time
@@ -18,6 +17,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityops import __version__
+from cityops.core import heap
 from cityops.core.context import request_id_var
 from cityops.core.live import LiveHub
 from cityops.core.runtime import Runtime
@@ -39,14 +39,12 @@ def create_web_app(
             runtime.scheduler.start()
         live.start()
         restore = _end_streams_on_signal(live)
-        # What start-up loaded (hundreds of thousands of objects: libraries, directories,
-        # models) lives as long as the app: out of the garbage collector's sight, so that a full
-        # collection scans only what requests make instead of stalling every request for 0.1 s.
-        # Given back when the app stops (a process that runs apps one after another).
-        gc.freeze()
+        # What start-up loaded out of the garbage collector's sight (a full collection had
+        # stalled every request for 0.1 s), and fewer collections (core/heap.py).
+        collector = heap.settle()
         open_lanes(app, runtime)
         yield
-        gc.unfreeze()
+        heap.release(collector)
         restore()
         await live.stop()
         runtime.scheduler.stop()

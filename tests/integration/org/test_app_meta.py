@@ -70,9 +70,13 @@ def test_what_start_up_loaded_is_out_of_the_collectors_sight_while_the_app_runs(
     rt: Runtime,
 ) -> None:
     """The app freezes the objects alive at start-up (full collections then scan only what
-    requests make) and gives them back to the collector when it stops."""
+    requests make), collects its youngest objects every 20,000 allocations instead of 700,
+    and gives both back when it stops."""
     gc.unfreeze()
+    before = gc.get_threshold()
     with TestClient(create_app(runtime=rt)) as running:
         assert running.get("/health").status_code == 200
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (20_000, *before[1:])
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
