@@ -193,7 +193,8 @@ def find_duplicates(
     category = category_of(session, case)
     if category is None or case.state not in MERGEABLE or case.merged_into_id is not None:
         return None
-    case.cell = case.cell if case.cell is not None else cell_of(case.lon, case.lat)
+    if case.cell is None:  # a case from before cells (assigning it again would dirty it)
+        case.cell = cell_of(case.lon, case.lat)
     settings = rt.settings
     found = candidates(session, case, category)
     propose_at = settings.duplicate_propose_score
