@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from typing import Annotated
@@ -59,6 +60,7 @@ def ingest(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())
     typer.echo(f"ingesting from {settings.mqtt_url} as {worker.options.client_id}", err=True)
+    gc.collect()  # start-up's garbage, before what is left is frozen
     heap.settle()  # start-up's objects out of the collector's sight, fewer collections
     worker.run()
     typer.echo(f"stopped: {worker.metrics.snapshot()}", err=True)
