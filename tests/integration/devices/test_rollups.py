@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 
 from cityops.core.runtime import Runtime
-from cityops.devices.ingest import ingest_batch
+from cityops.devices import service
 from cityops.devices.models import Reading, Rollup1h, Rollup1m, RollupDirty, RollupMark
 from cityops.devices.payload import from_ms, to_ms
 from cityops.devices.rollups import HOUR_MS, MINUTE_MS, run_rollups
@@ -150,7 +150,7 @@ def test_a_batch_marks_each_late_hour_of_each_device_once(rt: Runtime, actor: Ac
         for device, times in stamps.items()
         for ts in times
     ]
-    assert ingest_batch(rt, messages).accepted == 6
+    assert service.ingest_batch(rt, messages).accepted == 6
     with rt.db.read() as session:
         rows = session.execute(select(RollupDirty.device_id, RollupDirty.hour))
         dirty = {(d, h) for d, h in rows}
