@@ -1,4 +1,6 @@
 // A small client for the platform's REST API; the bearer token lives in sessionStorage.
+import { i18n } from "./i18n";
+
 const TOKEN_KEY = "cityops.token";
 
 export interface FieldError {
@@ -56,16 +58,17 @@ export async function get<T>(path: string, params: Record<string, string | strin
   for (const [name, value] of Object.entries(params)) {
     for (const item of Array.isArray(value) ? value : [value]) query.append(name, item);
   }
-  const headers: Record<string, string> = {};
-  const bearer = token.get();
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const headers = authHeaders();
   const suffix = query.size ? `?${query}` : "";
   return parse<T>(await fetch(`/api/v1${path}${suffix}`, { headers }));
 }
 
-function authHeaders(): Record<string, string> {
+/** The token, and the page's language so that the server words its errors in it. */
+export function authHeaders(): Record<string, string> {
   const bearer = token.get();
-  return bearer ? { Authorization: `Bearer ${bearer}` } : {};
+  const headers: Record<string, string> = { "Accept-Language": i18n.global.locale.value };
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  return headers;
 }
 
 export async function post<T>(path: string, body: unknown = {}): Promise<T> {
@@ -94,7 +97,7 @@ export function mayWorkCases(me: Me | undefined): boolean {
 
 export async function login(username: string, password: string): Promise<void> {
   const form = new URLSearchParams({ username, password });
-  const response = await fetch("/api/v1/auth/token", { method: "POST", body: form });
+  const response = await fetch("/api/v1/auth/token", { method: "POST", headers: authHeaders(), body: form });
   const body = await parse<{ access_token: string }>(response);
   token.set(body.access_token);
 }

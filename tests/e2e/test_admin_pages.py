@@ -17,9 +17,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from cityops.cases import service as cases
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 from factories.browser import PASSWORD, log_in
+from factories.i18n import ZH
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +49,9 @@ def test_admin_creates_a_user_who_can_log_in(rt: Runtime, live_url: str, browser
     page.select_option("#u-role", "operator")
     page.fill("#u-password", PASSWORD)
     page.get_by_test_id("save-user").click()
-    expect(page.get_by_test_id("error-username")).to_contain_text("taken")
+    expect(page.get_by_test_id("error-username")).to_contain_text(
+        ZH.say(text("username {username!r} is taken", username="operator"))
+    )
     expect(page.locator("#u-display")).to_have_value("王芳")
     expect(page.locator("#u-password")).to_have_value(PASSWORD)
 

@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from cityops.alarms import service as alarms
 from cityops.alarms.schemas import AlarmFilter, LevelIn, OverrideIn, RuleIn
 from cityops.app import connect_perception
+from cityops.core.i18n import text
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from cityops.devices import service as devices
@@ -27,6 +28,7 @@ from cityops.devices.schemas import DeviceFilter
 from factories.alarms import FLOODING, water_rule
 from factories.browser import log_in
 from factories.devices import OTHER_DISTRICT, make_device, send
+from factories.i18n import ZH
 
 pytestmark = pytest.mark.e2e
 
@@ -248,7 +250,7 @@ def test_the_rule_editor_shows_field_errors_and_keeps_the_form(
 
     page.select_option("#r-metric", "water_level")
     page.get_by_test_id("save-rule").click()
-    expect(page.get_by_test_id("error-levels")).to_contain_text("critical")
+    expect(page.get_by_test_id("error-levels")).to_contain_text(ZH.term("critical"))
     expect(page.get_by_test_id("error-metric")).to_have_count(0)
     expect(page.locator("#r-name-zh")).to_have_value("道路积水超警戒")
     expect(page.locator("input[name=level-0-above]")).to_have_value("0.5")
@@ -313,7 +315,7 @@ def test_an_import_with_a_bad_row_stores_nothing_then_the_valid_rows(
     page.get_by_test_id("start-import").click()
     expect(page.get_by_test_id("import-result")).to_contain_text("未导入")
     error = page.locator("[data-testid=import-error][data-row='3']")
-    expect(error).to_contain_text("type")
+    expect(error).to_contain_text(ZH.say(text("unknown device type {code!r}", code="teapot")))
     expect(page.get_by_test_id("import-error")).to_have_count(1)
     expect(page.get_by_test_id("import-progress")).to_have_attribute("value", "100")
     assert _ids(rt, actor) == []

@@ -24,6 +24,7 @@ from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.browser import log_in, png, tap_map
 from factories.cases import IN_GRID, make_case, make_photo
+from factories.i18n import ZH
 
 pytestmark = pytest.mark.e2e
 
@@ -305,7 +306,7 @@ def test_a_refused_item_stays_in_the_outbox_with_the_reason(
     phone.set_offline(False)
     item = page.get_by_test_id("outbox-item")
     expect(item).to_have_attribute("data-status", "failed")
-    expect(item.get_by_test_id("outbox-error")).to_contain_text("verified")
+    expect(item.get_by_test_id("outbox-error")).to_contain_text(ZH.term("verified"))
     expect(page.get_by_test_id("outbox-failed")).to_have_text("1")
     page.reload()  # kept, not dropped
     expect(page.get_by_test_id("outbox-item")).to_have_attribute("data-status", "failed")

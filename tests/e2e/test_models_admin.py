@@ -13,10 +13,12 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from cityops.brain import runs, versions
+from cityops.core.i18n import text
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.brain import wire
 from factories.browser import signed_in
+from factories.i18n import ZH
 from factories.models import history
 
 pytestmark = pytest.mark.e2e
@@ -88,7 +90,9 @@ def test_admin_activates_rolls_back_and_retrains(
     versions.activate_model(rt, actor=actor("dataofficer"), version=2)
     page.locator("[data-version='2'] [data-testid=activate]").click()
     page.get_by_test_id("confirm-yes").click()
-    expect(page.get_by_test_id("models-error")).to_contain_text("already active")
+    expect(page.get_by_test_id("models-error")).to_contain_text(
+        ZH.say(text("version {version} is already active", version=2))
+    )
 
     # Retrain, keeping the new version inactive.
     page.get_by_test_id("retrain-activate").select_option("never")

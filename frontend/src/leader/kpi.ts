@@ -1,6 +1,6 @@
 // The leader's dashboard (领导驾驶舱): the KPI report's types, its columns, the period presets
 // in China Standard Time and the authenticated file download.
-import { ApiError, token } from "../api";
+import { ApiError, authHeaders } from "../api";
 
 export type GroupBy = "department" | "category" | "district";
 export const GROUPINGS: GroupBy[] = ["department", "category", "district"];
@@ -201,9 +201,7 @@ export function dispositionName(header: string | null, fallback: string): string
 /** Fetch a protected file with the bearer token and hand it to the browser as a download. */
 export async function download(path: string, params: Record<string, string>, fallback: string)
   : Promise<string> {
-  const bearer = token.get();
-  const headers: Record<string, string> = bearer ? { Authorization: `Bearer ${bearer}` } : {};
-  const response = await fetch(`/api/v1${path}?${new URLSearchParams(params)}`, { headers });
+  const response = await fetch(`/api/v1${path}?${new URLSearchParams(params)}`, { headers: authHeaders() });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     const error = body?.error ?? {};

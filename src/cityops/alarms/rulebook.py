@@ -27,6 +27,7 @@ from cityops.cases import service as cases
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor
 from cityops.core.errors import Conflict, FieldError, NotFound, ValidationFailed, duplicate
+from cityops.core.i18n import text
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
@@ -88,10 +89,16 @@ def _check_metric(rt: Runtime, row: AlarmRule) -> list[FieldError]:
         return []
     metrics = directory.type_metrics(row.device_type)
     if metrics is None:
-        return [FieldError("device_type", f"unknown device type {row.device_type!r}", "unknown")]
+        message = text("unknown device type {code!r}", code=row.device_type)
+        return [FieldError("device_type", message, "unknown")]
     if row.metric is not None and row.metric not in metrics:
         known = ", ".join(sorted(metrics))
-        message = f"{row.device_type!r} has no metric {row.metric!r}; it has: {known}"
+        message = text(
+            "{type!r} has no metric {metric!r}; it has: {known}",
+            type=row.device_type,
+            metric=row.metric,
+            known=known,
+        )
         return [FieldError("metric", message, "unknown_metric")]
     return []
 
@@ -104,7 +111,7 @@ def _check_case(rt: Runtime, row: AlarmRule) -> list[FieldError]:
         return []
     leaves = {c.code for c in cases.list_categories(rt) if c.parent_code is not None}
     if row.case_category not in leaves:
-        message = f"unknown category {row.case_category!r}"
+        message = text("unknown category {code!r}", code=row.case_category)
         return [FieldError("case_category", message, "unknown_category")]
     return []
 
@@ -147,7 +154,7 @@ def create_rule(rt: Runtime, *, actor: Actor, data: RuleIn) -> RuleOut:
     _check(rt, row)
     with rt.db.transaction() as tx:
         if tx.session.scalar(select(AlarmRule.id).where(AlarmRule.code == data.code)):
-            raise duplicate("code", f"rule code {data.code!r} already exists")
+            raise duplicate("code", text("rule code {code!r} already exists", code=data.code))
         tx.session.add(row)
         _audit(tx.session, actor, events.RULE_CREATED, row, now, None)
         return rule_out(row, 0)

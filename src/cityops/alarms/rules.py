@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from cityops.core.errors import FieldError
+from cityops.core.i18n import text
 
 
 class Severity(StrEnum):
@@ -385,11 +386,25 @@ def _check_order(levels: tuple[Level, ...], errors: list[FieldError]) -> None:
     for lower, higher in itertools.pairwise(ordered):
         if lower.above is not None and higher.above is not None and higher.above < lower.above:
             errors.append(
-                FieldError("levels", f"{higher.severity} must lie at or above {lower.severity}")
+                FieldError(
+                    "levels",
+                    text(
+                        "{higher} must lie at or above {lower}",
+                        higher=higher.severity,
+                        lower=lower.severity,
+                    ),
+                )
             )
         if lower.below is not None and higher.below is not None and higher.below > lower.below:
             errors.append(
-                FieldError("levels", f"{higher.severity} must lie at or below {lower.severity}")
+                FieldError(
+                    "levels",
+                    text(
+                        "{higher} must lie at or below {lower}",
+                        higher=higher.severity,
+                        lower=lower.severity,
+                    ),
+                )
             )
 
 

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from cityops.core.auth import Actor
 from cityops.core.errors import Conflict, invalid
+from cityops.core.i18n import text
 from cityops.org.roles import Perm
 
 
@@ -70,7 +71,7 @@ TRANSITIONS: dict[Action, Transition] = {
 class InvalidAlarmTransition(Conflict):
     def __init__(self, action: str, state: str | None) -> None:
         super().__init__(
-            f"cannot {action} an alarm that is {state}",
+            text("cannot {action!t} an alarm that is {state!t}", action=action, state=state),
             code="invalid_transition",
             action=action,
             state=state,
@@ -94,7 +95,9 @@ def target_state(transition: Transition, state: State | None) -> State:
 def check_note(transition: Transition, note: str | None) -> None:
     if transition.requires_note and not (note and note.strip()):
         raise invalid(
-            "note", f"a note is required to {transition.action.value} an alarm", "required"
+            "note",
+            text("a note is required to {action!t} an alarm", action=transition.action.value),
+            "required",
         )
 
 

@@ -25,6 +25,7 @@ from cityops.brain.views import (
     TriageOut,
 )
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
 from cityops.web.lanes import in_slow_lane
@@ -130,7 +131,11 @@ async def upload_model(
     it is not activated."""
     data = await file.read(MODEL_MAX_BYTES + 1)
     if len(data) > MODEL_MAX_BYTES:
-        raise invalid("file", f"the file is larger than {MODEL_MAX_BYTES} bytes", "too_large")
+        raise invalid(
+            "file",
+            text("the file is larger than {limit} bytes", limit=MODEL_MAX_BYTES),
+            "too_large",
+        )
     return await in_slow_lane(request, versions.upload_model, rt, actor=actor, data=data, note=note)
 
 

@@ -30,6 +30,7 @@ from cityops.cases import service as cases
 from cityops.cases.schemas import CaseEventOut
 from cityops.core.auth import MACHINE, SYSTEM, Actor
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import Page, PageParams, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
@@ -162,7 +163,14 @@ def list_examples(
     """The labelled examples, newest first; filter by source, label and doubt."""
     actor.require(Perm.brain_examples_read)
     if source is not None and source not in SOURCES:
-        raise invalid("source", f"unknown source {source!r}; use one of: {', '.join(SOURCES)}")
+        raise invalid(
+            "source",
+            text(
+                "unknown source {source!r}; use one of: {choices}",
+                source=source,
+                choices=", ".join(SOURCES),
+            ),
+        )
     query = select(TrainingExample)
     if source:
         query = query.where(TrainingExample.source == source)

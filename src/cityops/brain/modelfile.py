@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cityops.brain.classifier import TextClassifier
+from cityops.core.i18n import text
 
 MAGIC = b"CITYOPS-MODEL\n"
 FORMAT_VERSION = 1
@@ -67,13 +68,19 @@ def loads(data: bytes) -> TextClassifier:
         ours["scikit-learn"]
     ):
         raise ModelFileError(
-            f"the model was made with scikit-learn {head.get('libraries', {}).get('scikit-learn')}"
-            f" and this installation has {ours['scikit-learn']}: train it again"
+            text(
+                "the model was made with scikit-learn {made} and this installation has {ours}:"
+                " train it again",
+                made=head.get("libraries", {}).get("scikit-learn"),
+                ours=ours["scikit-learn"],
+            )
         )
     try:
         model = pickle.load(io.BytesIO(payload))  # noqa: S301 - checked, the city's own model
     except Exception as exc:  # any unpickling failure means an incompatible payload
-        raise ModelFileError(f"the model cannot be read by this version: {exc}") from None
+        raise ModelFileError(
+            text("the model cannot be read by this version: {error}", error=exc)
+        ) from None
     if not isinstance(model, TextClassifier):
         raise ModelFileError("the file does not hold a cityops text classifier")
     return model
@@ -124,8 +131,12 @@ def _split(data: bytes) -> tuple[dict[str, Any], bytes]:
         raise ModelFileError("the model file is damaged: its header is not readable")
     if head.get("format") != FORMAT_VERSION:
         raise ModelFileError(
-            f"model file format {head.get('format')} is not supported by this version"
-            f" (it reads format {FORMAT_VERSION})"
+            text(
+                "model file format {format} is not supported by this version"
+                " (it reads format {supported})",
+                format=head.get("format"),
+                supported=FORMAT_VERSION,
+            )
         )
     return head, data[end + 1 :]
 

@@ -32,6 +32,7 @@ from cityops.cases.events import CaseChanged
 from cityops.cases.schemas import CaseFilter, CaseOut, CategoryRef
 from cityops.core.auth import MACHINE, SYSTEM, Actor
 from cityops.core.errors import DomainError, NotFound, PermissionDenied, invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from cityops.core.tasks import BatchWorker
@@ -271,7 +272,9 @@ def _stored(rt: Runtime, case_id: uuid.UUID) -> TriageOut | None:
 def get_triage(rt: Runtime, *, actor: Actor, case_id: uuid.UUID) -> TriageOut:
     """The stored triage of a case, for those who may read the case and dispatch it."""
     if not actor.can(Perm.cases_dispatch):
-        raise PermissionDenied(f"role {actor.role!r} may not see the triage of cases")
+        raise PermissionDenied(
+            text("role {role!r} may not see the triage of cases", role=actor.role)
+        )
     case = cases.get_case(rt, actor=actor, case_id=case_id)  # reading rights and jurisdiction
     stored = _stored(rt, case_id)
     if stored is None and case.state == "reported":  # still queued (or missed): triage it now

@@ -39,6 +39,7 @@ from cityops.core.audit.service import record
 from cityops.core.auth import SYSTEM, Actor
 from cityops.core.db.engine import Transaction
 from cityops.core.errors import Conflict, NotFound, invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import PageParams, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
@@ -126,14 +127,14 @@ def training_set(rt: Runtime) -> TrainingSet:
     known = {c.code for c in cases.list_categories(rt) if c.parent_code is not None}
     labelled: list[training.Example] = []
     unlabelled: list[tuple[str, str]] = []
-    for case_id, title, text, code in cases.training_texts(rt, limit=rt.settings.brain_retrain_max):
+    for case_id, title, body, code in cases.training_texts(rt, limit=rt.settings.brain_retrain_max):
         if case_id in doubted:
             continue
         given = settled.get(case_id, code)
         if given is not None and given in known:
-            labelled.append(training.Example(title=title, text=text, label=given))
+            labelled.append(training.Example(title=title, text=body, label=given))
         elif code is None and case_id not in settled:
-            unlabelled.append((title, text))
+            unlabelled.append((title, body))
     counts = Counter(example.label for example in labelled)
     few = {label: n for label, n in sorted(counts.items()) if n < MIN_PER_LABEL}
     return TrainingSet(
@@ -149,8 +150,13 @@ def _require_enough(found: TrainingSet) -> None:
     counts = Counter(example.label for example in found.labelled)
     if len(counts) < MIN_LABELS:
         raise TooFewExamples(
-            f"too few labelled cases to train: {len(counts)} categories have at least"
-            f" {MIN_PER_LABEL} examples, {MIN_LABELS} are needed",
+            text(
+                "too few labelled cases to train: {categories} categories have at least"
+                " {per_label} examples, {needed} are needed",
+                categories=len(counts),
+                per_label=MIN_PER_LABEL,
+                needed=MIN_LABELS,
+            ),
             categories=len(counts),
             labelled=len(found.labelled),
         )
@@ -200,7 +206,7 @@ def request_retrain(
 def _prepare(rt: Runtime, actor: Actor, activate: str) -> TrainingSet:
     actor.require(Perm.brain_models_manage)
     if activate not in ACTIVATIONS:
-        raise invalid("activate", f"use one of: {', '.join(ACTIVATIONS)}")
+        raise invalid("activate", text("use one of: {choices}", choices=", ".join(ACTIVATIONS)))
     found = training_set(rt)
     _require_enough(found)
     return found
@@ -242,14 +248,16 @@ def upload_model(rt: Runtime, *, actor: Actor, data: bytes, note: str = "") -> M
     try:
         model = modelfile.loads(data)
     except modelfile.ModelFileError as error:
-        raise invalid("file", str(error), "not_a_model") from None
+        # The error's own message (a Text stays one, to be said in the caller's language).
+        reason = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+        raise invalid("file", reason, "not_a_model") from None
     known = {c.code for c in cases.list_categories(rt) if c.parent_code is not None}
     unknown = sorted(set(model.labels) - known)
     if unknown:
         shown = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
         raise invalid(
             "file",
-            f"labels that are not category codes of the catalogue: {shown}",
+            text("labels that are not category codes of the catalogue: {labels}", labels=shown),
             "unknown_labels",
         )
     info = model.info
@@ -270,7 +278,9 @@ def activate_model(rt: Runtime, *, actor: Actor, version: int, note: str = "") -
     with _one_change_at_a_time(), rt.db.transaction() as tx:
         row = _load(tx.session, version)
         if row.status == "active":
-            raise Conflict(f"version {version} is already active", code="already_active")
+            raise Conflict(
+                text("version {version} is already active", version=version), code="already_active"
+            )
         _activate(rt, tx, actor, row, replaced=_active_row(tx.session), rollback=False)
         if note:
             row.note = note[:2000]

@@ -13,6 +13,7 @@ from cityops.cases.sla import WorkingCalendar
 from cityops.core.auth import Actor
 from cityops.core.cache import cached
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
 
@@ -47,7 +48,7 @@ def calendar_days(rt: Runtime, *, actor: Actor, since: date, until: date) -> lis
         raise invalid("until", "must not be before since")
     span = (until - since).days + 1
     if span > MAX_CALENDAR_DAYS:
-        raise invalid("until", f"at most {MAX_CALENDAR_DAYS} days at a time")
+        raise invalid("until", text("at most {days} days at a time", days=MAX_CALENDAR_DAYS))
     with rt.db.read() as session:
         calendar = working_calendar(rt, session)
         rows = session.execute(

@@ -23,6 +23,7 @@ from cityops.core.audit.service import record
 from cityops.core.auth import Actor
 from cityops.core.cache import cached
 from cityops.core.errors import NotFound, duplicate, invalid
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 from cityops.org.roles import Perm
@@ -72,7 +73,7 @@ def create_category(rt: Runtime, *, actor: Actor, data: CategoryIn) -> CategoryO
         tx.after_commit(lambda: _forget(rt))
         session = tx.session
         if session.scalar(select(Category.id).where(Category.code == data.code)):
-            raise duplicate("code", f"category {data.code!r} already exists")
+            raise duplicate("code", text("category {code!r} already exists", code=data.code))
         parent = _parent(session, data.parent_code)
         if parent is not None and None in (
             data.register_hours,
@@ -112,7 +113,9 @@ def _parent(session: Session, code: str | None) -> Category | None:
         return None
     parent = session.scalar(select(Category).where(Category.code == code))
     if parent is None:
-        raise invalid("parent_code", f"unknown category {code!r}", "unknown_category")
+        raise invalid(
+            "parent_code", text("unknown category {code!r}", code=code), "unknown_category"
+        )
     if parent.parent_id is not None:
         raise invalid("parent_code", "categories have two levels; the parent must be a group")
     return parent
@@ -180,10 +183,12 @@ def set_route(
             raise NotFound("category", category_code)
         area = org.get_area_by_code(session, area_code)
         if area is None:
-            raise invalid("area_code", f"unknown area {area_code!r}")
+            raise invalid("area_code", text("unknown area {code!r}", code=area_code))
         department = org.get_department_by_code(session, department_code)
         if department is None:
-            raise invalid("department_code", f"unknown department {department_code!r}")
+            raise invalid(
+                "department_code", text("unknown department {code!r}", code=department_code)
+            )
         route = session.scalar(
             select(CategoryRoute).where(
                 CategoryRoute.category_id == category.id, CategoryRoute.area_id == area.id

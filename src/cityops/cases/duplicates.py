@@ -32,6 +32,7 @@ from cityops.core.audit.service import record
 from cityops.core.auth import SYSTEM, Actor
 from cityops.core.db.engine import Transaction
 from cityops.core.errors import Conflict, NotFound, PermissionDenied
+from cityops.core.i18n import text
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
@@ -385,7 +386,7 @@ def dismiss_duplicate(
         case = load_case(session, proposal.case_id)
         check_who(actor, case, Who.area)
         if proposal.status != PROPOSED:
-            raise Conflict(f"the proposal is already {proposal.status}")
+            raise Conflict(text("the proposal is already {status}", status=proposal.status))
         now = rt.clock.now()
         proposal.status, proposal.decided_at, proposal.decided_by = DISMISSED, now, actor.user_id
         record(

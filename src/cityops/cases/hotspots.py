@@ -26,6 +26,7 @@ from cityops.cases.similarity import compare, prepare
 from cityops.cases.workflow import State
 from cityops.core.auth import Actor
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 from cityops.org.roles import Perm
@@ -174,7 +175,9 @@ def list_hotspots(
         if district:
             area = org.get_area_by_code(session, district)
             if area is None:
-                raise invalid("district", f"unknown area {district!r}", "unknown_area")
+                raise invalid(
+                    "district", text("unknown area {code!r}", code=district), "unknown_area"
+                )
             query = query.where(
                 or_(Case.area_path == area.path, Case.area_path.startswith(area.path + "/"))
             )

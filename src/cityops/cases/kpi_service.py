@@ -37,6 +37,7 @@ from cityops.cases.queries import scope_cases
 from cityops.cases.workflow import State
 from cityops.core.auth import Actor
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 from cityops.org.roles import Perm
@@ -161,7 +162,7 @@ def case_kpis(
     """
     actor.require(Perm.kpi_read)
     if group_by not in GROUPINGS:
-        raise invalid("group_by", f"must be one of {', '.join(GROUPINGS)}")
+        raise invalid("group_by", text("must be one of {choices}", choices=", ".join(GROUPINGS)))
     period = _period(rt, since, until)
     with rt.db.read() as session:
         facts = _load_facts(session, actor, period)

@@ -17,6 +17,7 @@ from cityops.cases.schemas import CaseEventOut, CaseFilter, CaseOut, Suggestion,
 from cityops.cases.views import present, present_many
 from cityops.core.auth import Actor
 from cityops.core.errors import NotFound, PermissionDenied, invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import Page, PageParams, contains, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
@@ -164,14 +165,14 @@ def _apply_filters(
     if f.district:
         area = org.get_area_by_code(session, f.district)
         if area is None:
-            raise invalid("district", f"unknown area {f.district!r}")
+            raise invalid("district", text("unknown area {code!r}", code=f.district))
         query = query.where(
             or_(Case.area_path == area.path, Case.area_path.startswith(area.path + "/"))
         )
     if f.department:
         department = org.get_department_by_code(session, f.department)
         if department is None:
-            raise invalid("department", f"unknown department {f.department!r}")
+            raise invalid("department", text("unknown department {code!r}", code=f.department))
         query = query.where(Case.department_id == department.id)
     if f.sla_status:
         query = query.where(Case.sla_status == f.sla_status)

@@ -56,6 +56,7 @@ from cityops.cases.workflow import (
 from cityops.core.auth import Actor
 from cityops.core.db.engine import Transaction
 from cityops.core.errors import Conflict, PermissionDenied, invalid
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 
@@ -164,12 +165,16 @@ def _department_for(
     if department_code:
         found = org.get_department_by_code(tx.session, department_code)
         if found is None or not found.active:
-            raise invalid(field, f"unknown department {department_code!r}", "unknown_department")
+            raise invalid(
+                field,
+                text("unknown department {code!r}", code=department_code),
+                "unknown_department",
+            )
         path = org.department_area_path(tx.session, found.id)
         if path is None or not (case.area_path + "/").startswith(path + "/"):
             raise invalid(
                 field,
-                f"{department_code} has no jurisdiction over the case's area",
+                text("{code} has no jurisdiction over the case's area", code=department_code),
                 "out_of_jurisdiction",
             )
         return found.id, "manual"
@@ -178,7 +183,10 @@ def _department_for(
     if suggestion.department is None:
         raise invalid(
             field,
-            f"no routing rule applies ({suggestion.explanation}); choose a department",
+            text(
+                "no routing rule applies ({explanation}); choose a department",
+                explanation=suggestion.explanation,
+            ),
             "no_route",
         )
     return suggestion.department.id, suggestion.rule
@@ -434,9 +442,11 @@ def assign_case(
     def apply(tx: Transaction, case: Case, now: datetime) -> tuple[str | None, dict[str, Any]]:
         assignee = org.get_user_by_username(tx.session, username)
         if assignee is None or assignee.role != "handler" or not assignee.active:
-            raise invalid("username", f"unknown handler {username!r}")
+            raise invalid("username", text("unknown handler {username!r}", username=username))
         if assignee.department_id != case.department_id:
-            raise invalid("username", f"{username} is not in the case's department")
+            raise invalid(
+                "username", text("{username} is not in the case's department", username=username)
+            )
         case.assignee_id = assignee.id
         return note, {"assignee": username}
 
@@ -453,9 +463,15 @@ def merge_case(
             raise invalid("into", "a case cannot be merged into itself")
         target = tx.session.get(Case, into)
         if target is None or not can_read_case(tx.session, actor, target):
-            raise invalid("into", f"unknown case {into}", "unknown_case")
+            raise invalid("into", text("unknown case {case}", case=into), "unknown_case")
         if State(target.state) not in _MERGE_TARGETS:
-            raise invalid("into", f"case {target.number} is {target.state}, not open", "not_open")
+            raise invalid(
+                "into",
+                text(
+                    "case {number} is {state}, not open", number=target.number, state=target.state
+                ),
+                "not_open",
+            )
         case.merged_into_id, case.closed_at = target.id, now
         target.duplicate_count += 1
         mark_merged(tx.session, case.id, target.id, now)

@@ -35,6 +35,7 @@ from cityops.core.auth import Actor
 from cityops.core.db.engine import Transaction
 from cityops.core.db.rows import insert_now
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
 
@@ -46,9 +47,11 @@ def category_info(session: Session, code: str | None, field: str) -> CategoryInf
         return None
     category = categories(session).by_code.get(code)
     if category is None or not category.active:
-        raise invalid(field, f"unknown category {code!r}", "unknown_category")
+        raise invalid(field, text("unknown category {code!r}", code=code), "unknown_category")
     if category.handle_hours is None and category.department_kind is None:
-        raise invalid(field, f"{code!r} is a category group; choose one of its categories")
+        raise invalid(
+            field, text("{code!r} is a category group; choose one of its categories", code=code)
+        )
     return category
 
 
@@ -70,7 +73,9 @@ def claim_uploads(
     rt: Runtime, session: Session, actor: Actor, ids: list[uuid.UUID], field: str
 ) -> list[Upload]:
     if len(ids) > rt.settings.max_photos_per_case:
-        raise invalid(field, f"at most {rt.settings.max_photos_per_case} photos", "too_many")
+        raise invalid(
+            field, text("at most {count} photos", count=rt.settings.max_photos_per_case), "too_many"
+        )
     if len(set(ids)) != len(ids):
         raise invalid(field, "the same photo is listed twice")
     if not ids:
@@ -79,7 +84,11 @@ def claim_uploads(
     for index, upload_id in enumerate(ids):
         upload = uploads.get(upload_id)
         if upload is None or (upload.uploaded_by != actor.user_id and actor.role != "system"):
-            raise invalid(f"{field}.{index}", f"unknown upload {upload_id}", "unknown_upload")
+            raise invalid(
+                f"{field}.{index}",
+                text("unknown upload {upload}", upload=upload_id),
+                "unknown_upload",
+            )
         if upload.case_id is not None:
             raise invalid(f"{field}.{index}", "this photo is already attached to a case")
     return [uploads[i] for i in ids]

@@ -7,6 +7,7 @@ from cityops.cases.schemas import UploadOut
 from cityops.core.auth import Actor
 from cityops.core.errors import FieldError, PayloadTooLarge
 from cityops.core.files import inspect_image
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org.roles import Perm
 
@@ -39,7 +40,7 @@ def store_upload(rt: Runtime, *, actor: Actor, data: bytes) -> UploadOut:
 def _check_size(data: bytes, limit: int) -> None:
     """Name the offending form field, like every other input error does."""
     if len(data) > limit:
-        message = f"larger than the limit of {limit} bytes"
-        error = PayloadTooLarge(f"file: {message}")
+        message = text("larger than the limit of {limit} bytes", limit=limit)
+        error = PayloadTooLarge(text("file: larger than the limit of {limit} bytes", limit=limit))
         error.fields.append(FieldError("file", message, "too_large"))
         raise error

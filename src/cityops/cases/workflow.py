@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cityops.core.errors import InvalidTransition, invalid
+from cityops.core.i18n import text
 from cityops.org.roles import Perm
 
 
@@ -226,7 +227,13 @@ def check_required(transition: Transition, values: dict[str, object]) -> None:
         value = values.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise invalid(
-                name, f"{name} is required to {transition.action.value} a case", "required"
+                name,
+                text(
+                    "{name} is required to {action} a case",
+                    name=name,
+                    action=transition.action.value,
+                ),
+                "required",
             )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cityops.core.i18n import text
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -30,7 +32,7 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     def __init__(self, what: str, key: object) -> None:
-        super().__init__(f"{what} {key} not found", code="not_found")
+        super().__init__(text("{what} {key} not found", what=what, key=key), code="not_found")
 
 
 class NotAuthenticated(DomainError):
@@ -45,8 +47,10 @@ class PermissionDenied(DomainError):
 
 class ValidationFailed(DomainError):
     def __init__(self, *errors: FieldError, message: str | None = None) -> None:
-        summary = message or "; ".join(f"{e.field}: {e.message}" for e in errors)
+        summary = message or fields_summary(list(errors))
         super().__init__(summary or "invalid input", code="validation_error", fields=list(errors))
+        # Said again from its fields in the caller's language when it was made from them.
+        self.summarises_fields = message is None and bool(errors)
 
 
 class Conflict(DomainError):
@@ -57,7 +61,7 @@ class Conflict(DomainError):
 class InvalidTransition(Conflict):
     def __init__(self, action: str, state: str) -> None:
         super().__init__(
-            f"cannot {action} a case in state {state!r}",
+            text("cannot {action!t} a case in state {state!r}", action=action, state=state),
             code="invalid_transition",
             action=action,
             state=state,
@@ -80,3 +84,8 @@ def duplicate(field_name: str, message: str) -> Conflict:
     error = Conflict(message, code="duplicate")
     error.fields.append(FieldError(field_name, message, "duplicate"))
     return error
+
+
+def fields_summary(errors: list[FieldError]) -> str:
+    """The one-line message of a list of field errors: ``field: message; …``."""
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)

@@ -13,6 +13,7 @@ from typing import Protocol
 from PIL import Image, UnidentifiedImageError
 
 from cityops.core.errors import PayloadTooLarge, invalid
+from cityops.core.i18n import text
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
@@ -67,7 +68,14 @@ class LocalFileStore:
 def inspect_image(data: bytes, *, max_bytes: int, field: str = "file") -> StoredFile:
     """Check size and that the bytes really are a supported image; never trust the filename."""
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"{field}: {len(data)} bytes exceeds the limit of {max_bytes} bytes")
+        raise PayloadTooLarge(
+            text(
+                "{field}: {size} bytes exceeds the limit of {limit} bytes",
+                field=field,
+                size=len(data),
+                limit=max_bytes,
+            )
+        )
     if not data:
         raise invalid(field, "file is empty")
     try:
@@ -79,6 +87,6 @@ def inspect_image(data: bytes, *, max_bytes: int, field: str = "file") -> Stored
             field, "not an image (JPEG, PNG, WebP or GIF expected)", "not_image"
         ) from None
     if kind not in IMAGE_TYPES:
-        raise invalid(field, f"image type {kind} is not accepted", "not_image")
+        raise invalid(field, text("image type {kind} is not accepted", kind=kind), "not_image")
     digest = hashlib.sha256(data).hexdigest()
     return StoredFile(digest, IMAGE_TYPES[kind], len(data), width, height)

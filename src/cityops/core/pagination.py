@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 500
@@ -42,7 +43,12 @@ def order_by_sort(
         name = key.lstrip("-")
         if name not in columns:
             allowed = ", ".join(sorted(columns))
-            raise invalid("sort", f"unknown sort key {name!r}; use one of: {allowed}")
+            raise invalid(
+                "sort",
+                text(
+                    "unknown sort key {name!r}; use one of: {allowed}", name=name, allowed=allowed
+                ),
+            )
         column = columns[name]
         clauses.append(column.desc() if key.startswith("-") else column.asc())
     return query.order_by(*clauses)

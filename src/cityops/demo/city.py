@@ -24,6 +24,7 @@ from cityops.core.auth import SYSTEM
 from cityops.core.clock import FrozenClock
 from cityops.core.config import Settings
 from cityops.core.errors import Conflict, NotAuthenticated, invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from cityops.demo.bulk import bulk_cases
@@ -177,7 +178,9 @@ def build_demo_city(
     if cases is not None and (cases < 0 or (cases and days < 1)):
         raise invalid("cases", "must be zero or more, over at least one day", "out_of_range")
     if devices is not None and not 0 <= devices <= MAX_DEVICES:
-        raise invalid("devices", f"must be between 0 and {MAX_DEVICES}", "out_of_range")
+        raise invalid(
+            "devices", text("must be between 0 and {limit}", limit=MAX_DEVICES), "out_of_range"
+        )
     if settings.demo_password is not None and len(settings.demo_password) < 8:
         raise invalid("CITYOPS_DEMO_PASSWORD", "use at least 8 characters", "too_short")
     password = settings.demo_password or secrets.token_urlsafe(9)

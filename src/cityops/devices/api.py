@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cityops.core.auth import Actor
 from cityops.core.errors import NotAuthenticated, PayloadTooLarge
+from cityops.core.i18n import text
 from cityops.core.pagination import Page
 from cityops.core.runtime import Runtime
 from cityops.devices import service
@@ -216,10 +217,10 @@ def latest(
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is over {limit} bytes")
+        raise PayloadTooLarge(text("the body is over {limit} bytes", limit=limit))
     payload = await request.body()
     if len(payload) > limit:
-        raise PayloadTooLarge(f"the body is over {limit} bytes")
+        raise PayloadTooLarge(text("the body is over {limit} bytes", limit=limit))
     return payload
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import insert, select
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor
 from cityops.core.errors import FieldError, ValidationFailed, invalid
+from cityops.core.i18n import pydantic_text, text
 from cityops.core.runtime import Runtime
 from cityops.devices import events, known
 from cityops.devices.models import Device
@@ -63,15 +64,17 @@ XLSX_MAGIC = b"PK\x03\x04"
 def read_table(data: bytes) -> list[list[Any]]:
     """The rows of a CSV (UTF-8, or GB18030 as Chinese Excel writes it) or .xlsx file."""
     if len(data) > MAX_BYTES:
-        raise invalid("file", f"the file is over {MAX_BYTES // (1024 * 1024)} MB", "too_large")
+        raise invalid(
+            "file", text("the file is over {size} MB", size=MAX_BYTES // (1024 * 1024)), "too_large"
+        )
     if data.startswith(XLSX_MAGIC):
         return _read_xlsx(data)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = data.decode(encoding)
+            decoded = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return list(csv.reader(io.StringIO(text, newline="")))
+        return list(csv.reader(io.StringIO(decoded, newline="")))
     raise invalid("file", "not a UTF-8 or GB18030 CSV file, nor an .xlsx workbook", "unreadable")
 
 
@@ -79,7 +82,9 @@ def _read_xlsx(data: bytes) -> list[list[Any]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise invalid("file", f"not a readable .xlsx workbook: {exc}", "unreadable") from None
+        raise invalid(
+            "file", text("not a readable .xlsx workbook: {error}", error=exc), "unreadable"
+        ) from None
     try:
         sheet = book.worksheets[0]
         return [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -100,7 +105,11 @@ def _header(row: Sequence[Any]) -> dict[str, int]:
     if missing:
         raise ValidationFailed(
             *(
-                FieldError(f"file.{c}", f"the header has no {c!r} column", "missing_column")
+                FieldError(
+                    f"file.{c}",
+                    text("the header has no {column!r} column", column=c),
+                    "missing_column",
+                )
                 for c in missing
             )
         )
@@ -146,12 +155,19 @@ def _errors_of(number: int, exc: ValidationError | ValidationFailed) -> Iterator
     if isinstance(exc, ValidationFailed):
         for f in exc.fields:
             column = _COLUMN_OF_FIELD.get(f.field, f.field)
-            yield RowError(row=number, column=column, code=f.code, message=f.message)
+            yield _row_error(number, column, f.code, f.message)
         return
     for e in exc.errors():
         field = ".".join(str(part) for part in e["loc"])
         column = _COLUMN_OF_FIELD.get(field, field)
-        yield RowError(row=number, column=column, code=e["type"], message=e["msg"])
+        yield _row_error(number, column, e["type"], pydantic_text(e))
+
+
+def _row_error(row: int, column: str, code: str, message: str) -> RowError:
+    """A RowError that keeps its message as made: a ``Text`` stays one, so that the refusal
+    of an all-or-nothing import says it in the caller's language (validating the model would
+    turn it into a plain ``str``)."""
+    return RowError.model_construct(row=row, column=column, code=code, message=message)
 
 
 def import_devices(
@@ -173,7 +189,11 @@ def import_devices(
     columns = _header(table[0])
     body = [row for row in table[1:] if any(cell not in (None, "") for cell in row)]
     if len(body) > MAX_ROWS:
-        raise invalid("file", f"{len(body)} rows; at most {MAX_ROWS} per import", "too_many_rows")
+        raise invalid(
+            "file",
+            text("{rows} rows; at most {limit} per import", rows=len(body), limit=MAX_ROWS),
+            "too_many_rows",
+        )
     with rt.db.transaction() as tx:
         now = rt.clock.now()
         rows, errors = _check_rows(rt, tx.session, table, columns)
@@ -181,7 +201,9 @@ def import_devices(
         if errors and mode == "all_or_nothing":
             failed = ValidationFailed(
                 *(FieldError(f"rows.{e.row}.{e.column}", e.message, e.code) for e in errors[:200]),
-                message=f"{len(errors)} problem(s) in the file; nothing was imported",
+                message=text(
+                    "{count} problem(s) in the file; nothing was imported", count=len(errors)
+                ),
             )
             failed.details = report.model_dump(mode="json")
             raise failed
@@ -228,8 +250,8 @@ def _check_rows(
             errors.extend(_errors_of(number, exc))
             continue
         if device.id in seen:
-            message = f"device {device.id!r} is also on row {seen[device.id]}"
-            errors.append(RowError(row=number, column="id", code="duplicate", message=message))
+            message = text("device {id!r} is also on row {row}", id=device.id, row=seen[device.id])
+            errors.append(_row_error(number, "id", "duplicate", message))
             continue
         seen[device.id] = number
         candidates.append((number, device))
@@ -237,8 +259,8 @@ def _check_rows(
     rows = []
     for number, device in candidates:
         if device.id in taken:
-            message = f"device {device.id!r} is already registered"
-            errors.append(RowError(row=number, column="id", code="duplicate", message=message))
+            message = text("device {id!r} is already registered", id=device.id)
+            errors.append(_row_error(number, "id", "duplicate", message))
             continue
         try:
             rows.append(_columns(rt, session, device))

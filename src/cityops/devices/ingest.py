@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cityops.core.config import Settings
 from cityops.core.db.engine import Transaction
+from cityops.core.i18n import text
 from cityops.core.ids import new_id
 from cityops.core.runtime import Runtime
 from cityops.devices import events, rollups
@@ -171,7 +172,9 @@ def _take(
     device_id = message.device_id
     if device is None:
         result.unknown_devices += 1
-        result.refuse(device_id, Problem(UNKNOWN_DEVICE, f"no device {device_id[:64]!r}"))
+        result.refuse(
+            device_id, Problem(UNKNOWN_DEVICE, text("no device {id!r}", id=device_id[:64]))
+        )
         return
     if device.status == "retired":
         _refuse(batch, result, device_id, Problem(DEVICE_RETIRED, "the device is retired"))

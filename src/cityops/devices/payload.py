@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from cityops.core.i18n import text
 from cityops.devices.catalogue import MetricSpec
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,7 +91,7 @@ class Parsed:
 def decode(payload: bytes | str, limits: Limits = Limits()) -> tuple[Any, Problem | None]:
     """The decoded JSON document, or the problem that stops it from being read at all."""
     if len(payload) > limits.max_bytes:
-        return None, Problem(TOO_LARGE, f"payload over {limits.max_bytes} bytes")
+        return None, Problem(TOO_LARGE, text("payload over {limit} bytes", limit=limits.max_bytes))
     try:
         return _loads(payload), None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -155,7 +156,11 @@ def parse_document(
         out.problems.append(Problem(BAD_SHAPE, "expected a JSON object or a list of objects"))
         return out
     if len(items) > limits.max_samples:
-        detail = f"{len(items)} samples in one message; at most {limits.max_samples}"
+        detail = text(
+            "{count} samples in one message; at most {limit}",
+            count=len(items),
+            limit=limits.max_samples,
+        )
         out.problems.append(Problem(TOO_MANY_SAMPLES, detail))
         return out
     if not items:
@@ -242,18 +247,32 @@ def _check_value(
 ) -> tuple[str | None, str, float]:
     spec = metrics.get(metric)
     if spec is None:
-        return UNKNOWN_METRIC, f"unknown metric {_short(metric, 40)!r} for this device type", 0.0
+        detail = text("unknown metric {metric!r} for this device type", metric=_short(metric, 40))
+        return UNKNOWN_METRIC, detail, 0.0
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return NOT_NUMERIC, f"{metric}: {_short(repr(raw), 40)} is not a number", 0.0
+        detail = text(
+            "{metric}: {value} is not a number", metric=metric, value=_short(repr(raw), 40)
+        )
+        return NOT_NUMERIC, detail, 0.0
     try:
         value = float(raw)
     except OverflowError:
-        return NOT_FINITE, f"{metric}: the number is too large", 0.0
+        return NOT_FINITE, text("{metric}: the number is too large", metric=metric), 0.0
     if not math.isfinite(value):
-        return NOT_FINITE, f"{metric}: {value} is not a finite number", 0.0
+        return (
+            NOT_FINITE,
+            text("{metric}: {value} is not a finite number", metric=metric, value=value),
+            0.0,
+        )
     if not spec.minimum <= value <= spec.maximum:
-        bounds = f"{spec.minimum:g}…{spec.maximum:g}"
-        return OUT_OF_RANGE, f"{metric}: {value:g} outside the plausible range {bounds}", 0.0
+        detail = text(
+            "{metric}: {value:g} outside the plausible range {low:g}…{high:g}",
+            metric=metric,
+            value=value,
+            low=spec.minimum,
+            high=spec.maximum,
+        )
+        return OUT_OF_RANGE, detail, 0.0
     return None, "", value
 
 
@@ -272,16 +291,22 @@ def parse_timestamp(
     elif isinstance(raw, str):
         parsed = _rfc3339_ms(raw)
         if parsed is None:
-            detail = f"ts {_short(raw, 40)!r} is not an RFC 3339 time with an offset"
+            detail = text("ts {ts!r} is not an RFC 3339 time with an offset", ts=_short(raw, 40))
             return 0, (BAD_TIMESTAMP, detail)
         ts = parsed
     else:
         return 0, (BAD_TIMESTAMP, "ts must be an RFC 3339 string or epoch milliseconds")
     if ts > received_ms + limits.max_future_ms:
         ahead = (ts - received_ms) / 1000
-        return 0, (FUTURE_TIMESTAMP, f"ts is {ahead:.0f} s ahead of the receive time")
+        return 0, (
+            FUTURE_TIMESTAMP,
+            text("ts is {ahead:.0f} s ahead of the receive time", ahead=ahead),
+        )
     if ts < received_ms - limits.max_age_ms:
-        return 0, (TOO_OLD, f"ts is older than {limits.max_age_ms // 3_600_000} h")
+        return 0, (
+            TOO_OLD,
+            text("ts is older than {hours} h", hours=limits.max_age_ms // 3_600_000),
+        )
     return ts, None
 
 

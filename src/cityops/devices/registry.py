@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cityops.core.audit.service import record
 from cityops.core.auth import Actor, digest_secret, new_secret
 from cityops.core.errors import FieldError, NotFound, PermissionDenied, ValidationFailed, duplicate
+from cityops.core.i18n import text
 from cityops.core.pagination import Page, PageParams, contains, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.devices import events, known
@@ -106,7 +107,11 @@ def import_default_types(
 def list_types(rt: Runtime, *, actor: Actor) -> list[DeviceTypeOut]:
     """The device types with their metrics (the common ones last, marked ``common``)."""
     if not (actor.can(Perm.devices_read) or actor.can(Perm.telemetry_ingest)):
-        raise PermissionDenied(f"role {actor.role!r} may not {Perm.devices_read}")
+        raise PermissionDenied(
+            text(
+                "role {role!r} may not {permission}", role=actor.role, permission=Perm.devices_read
+            )
+        )
     with rt.db.read() as session:
         return [_type_out(t) for t in device_types(session).values()]
 
@@ -146,7 +151,9 @@ class Placement:
 def device_type(session: Session, code: str, field: str = "type") -> TypeInfo:
     found = device_types(session).get(code)
     if found is None:
-        raise ValidationFailed(FieldError(field, f"unknown device type {code!r}", "unknown_type"))
+        raise ValidationFailed(
+            FieldError(field, text("unknown device type {code!r}", code=code), "unknown_type")
+        )
     return found
 
 
@@ -172,16 +179,18 @@ def place(
     if department_code is None:
         found = org.find_department(session, kind=kind.department_kind, path=location.path)
         if found is None:
-            message = f"no {kind.department_kind} department covers the location; name one"
+            message = text(
+                "no {kind} department covers the location; name one", kind=kind.department_kind
+            )
             raise ValidationFailed(FieldError(fields[1], message, "required"))
         return Placement(location, found.id)
     department = org.get_department_by_code(session, department_code)
     if department is None or not department.active:
-        message = f"unknown department {department_code!r}"
+        message = text("unknown department {code!r}", code=department_code)
         raise ValidationFailed(FieldError(fields[1], message, "unknown_department"))
     area_path = org.department_area_path(session, department.id) or ""
     if not (location.path + "/").startswith(area_path + "/"):
-        message = f"{department_code} has no jurisdiction over the location"
+        message = text("{code} has no jurisdiction over the location", code=department_code)
         raise ValidationFailed(FieldError(fields[1], message, "out_of_jurisdiction"))
     return Placement(location, department.id)
 
@@ -215,7 +224,7 @@ def register_device(rt: Runtime, *, actor: Actor, data: DeviceIn) -> DeviceOut:
         point = data.location
         placement = place(rt, session, kind, point.lon, point.lat, data.department_code)
         if session.get(Device, data.id) is not None:
-            raise duplicate("id", f"device {data.id!r} is already registered")
+            raise duplicate("id", text("device {id!r} is already registered", id=data.id))
         now = rt.clock.now()
         device = Device(
             id=data.id,
@@ -386,14 +395,16 @@ def filter_devices(
         department = org.get_department_by_code(session, f.department)
         if department is None:
             raise ValidationFailed(
-                FieldError("department", f"unknown department {f.department!r}", "unknown")
+                FieldError(
+                    "department", text("unknown department {code!r}", code=f.department), "unknown"
+                )
             )
         query = query.where(Device.department_id == department.id)
     if f.district:
         area = org.get_area_by_code(session, f.district)
         if area is None:
             raise ValidationFailed(
-                FieldError("district", f"unknown area {f.district!r}", "unknown")
+                FieldError("district", text("unknown area {code!r}", code=f.district), "unknown")
             )
         query = query.where(
             (Device.area_path == area.path) | Device.area_path.startswith(area.path + "/")

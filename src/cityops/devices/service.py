@@ -19,6 +19,7 @@ from cityops.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.devices.facts import DeviceFacts, device_facts, type_metric_codes
 from cityops.devices.health_report import device_health, health_summary
@@ -153,7 +154,7 @@ def _answer(result: IngestResult) -> IngestOut:
     if result.accepted == 0 and result.rejected > 0:
         failed = ValidationFailed(
             *(FieldError(_field(p), p.detail, p.reason) for _, p in result.problems),
-            message=f"no reading accepted; {result.rejected} refused",
+            message=text("no reading accepted; {refused} refused", refused=result.rejected),
         )
         failed.details = out.model_dump(mode="json")
         raise failed

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from cityops.core.auth import Actor
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 from cityops.core.pagination import Page, PageParams, paginate
 from cityops.core.runtime import Runtime
 from cityops.devices import archive, rollups
@@ -69,16 +70,26 @@ def _window(
     if span > MAX_RANGE:
         raise invalid("until", "a query covers at most 400 days", "out_of_range")
     if step is not None and span.total_seconds() / step > MAX_BUCKETS:
-        raise invalid("step", f"more than {MAX_BUCKETS} steps in the range", "too_many_buckets")
+        raise invalid(
+            "step",
+            text("more than {limit} steps in the range", limit=MAX_BUCKETS),
+            "too_many_buckets",
+        )
     return since, until
 
 
 def _metrics(kind: TypeInfo, wanted: list[str]) -> list[str]:
     if len(wanted) > MAX_METRICS:
-        raise invalid("metric", f"at most {MAX_METRICS} metrics per query", "too_many")
+        raise invalid(
+            "metric", text("at most {limit} metrics per query", limit=MAX_METRICS), "too_many"
+        )
     for code in wanted:
         if code not in kind.metrics:
-            raise invalid("metric", f"{kind.code} has no metric {code!r}", "unknown_metric")
+            raise invalid(
+                "metric",
+                text("{type} has no metric {code!r}", type=kind.code, code=code),
+                "unknown_metric",
+            )
     return wanted or [code for code in kind.metrics if code not in kind.common]
 
 
@@ -280,7 +291,9 @@ def latest_values(
     out), or one page of the devices matching the filters."""
     actor.require(Perm.devices_read)
     if len(device_ids) > MAX_LATEST_IDS:
-        raise invalid("device_id", f"at most {MAX_LATEST_IDS} devices per call", "too_many")
+        raise invalid(
+            "device_id", text("at most {limit} devices per call", limit=MAX_LATEST_IDS), "too_many"
+        )
     now = rt.clock.now()
     with rt.db.read() as session:
         query = filter_devices(session, scope_devices(select(Device), actor), filters, now)

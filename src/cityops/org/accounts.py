@@ -27,6 +27,7 @@ from cityops.core.errors import (
     duplicate,
     invalid,
 )
+from cityops.core.i18n import text
 from cityops.core.pagination import Page, PageParams, contains, order_by_sort, paginate
 from cityops.core.runtime import Runtime
 from cityops.org import directory, events
@@ -58,15 +59,17 @@ def _resolve_placement(
             select(Department.id).where(Department.code == department_code)
         )
         if department_id is None:
-            raise invalid("department_code", f"unknown department {department_code!r}")
+            raise invalid(
+                "department_code", text("unknown department {code!r}", code=department_code)
+            )
     elif role in DEPARTMENT_ROLES:
-        raise invalid("department_code", f"a {role} needs a department")
+        raise invalid("department_code", text("a {role} needs a department", role=role))
     if area_code:
         area_id = session.scalar(select(Area.id).where(Area.code == area_code))
         if area_id is None:
-            raise invalid("area_code", f"unknown area {area_code!r}")
+            raise invalid("area_code", text("unknown area {code!r}", code=area_code))
     elif role in AREA_ROLES:
-        raise invalid("area_code", f"a {role} needs an area (their grid)")
+        raise invalid("area_code", text("a {role} needs an area (their grid)", role=role))
     return department_id, area_id
 
 
@@ -76,7 +79,9 @@ def create_user(rt: Runtime, *, actor: Actor, data: UserIn) -> UserOut:
     with rt.db.transaction() as tx:
         session = tx.session
         if session.scalar(select(User.id).where(User.username == data.username)):
-            raise duplicate("username", f"username {data.username!r} is taken")
+            raise duplicate(
+                "username", text("username {username!r} is taken", username=data.username)
+            )
         department_id, area_id = _resolve_placement(
             session, data.role, data.department_code, data.area_code
         )
@@ -381,12 +386,17 @@ def create_api_key(
     with rt.db.transaction() as tx:
         owner = tx.session.scalar(select(User).where(User.username == data.username))
         if owner is None:
-            raise invalid("username", f"unknown user {data.username!r}")
+            raise invalid("username", text("unknown user {username!r}", username=data.username))
         if tx.session.scalar(
             select(ApiKey.id).where(ApiKey.user_id == owner.id, ApiKey.name == data.name)
         ):
             raise Conflict(
-                f"{data.username} already has a key named {data.name!r}", code="duplicate"
+                text(
+                    "{username} already has a key named {name!r}",
+                    username=data.username,
+                    name=data.name,
+                ),
+                code="duplicate",
             )
         row = ApiKey(
             name=data.name,

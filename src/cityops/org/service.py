@@ -17,6 +17,7 @@ from cityops.core.audit.service import record
 from cityops.core.auth import Actor
 from cityops.core.errors import Conflict, NotFound, duplicate, invalid
 from cityops.core.geo import AreaIndex, parse_polygon
+from cityops.core.i18n import text
 from cityops.core.runtime import Runtime
 from cityops.org import directory, events
 from cityops.org.accounts import (
@@ -134,7 +135,7 @@ def _insert_area(session: Session, data: AreaIn, rt: Runtime) -> Area:
     geometry = parse_polygon(data.geometry)
     parent = _parent_for(session, data)
     if session.scalar(select(Area.id).where(Area.code == data.code)) is not None:
-        raise Conflict(f"area code {data.code!r} already exists", code="duplicate")
+        raise Conflict(text("area code {code!r} already exists", code=data.code), code="duplicate")
     center = geometry.representative_point()
     now = rt.clock.now()
     area = Area(
@@ -162,12 +163,19 @@ def _parent_for(session: Session, data: AreaIn) -> Area | None:
             raise invalid("parent_code", "a city has no parent")
         return None
     if not data.parent_code:
-        raise invalid("parent_code", f"a {data.level} needs a parent area")
+        raise invalid("parent_code", text("a {level} needs a parent area", level=data.level))
     parent = session.scalar(select(Area).where(Area.code == data.parent_code))
     if parent is None:
-        raise invalid("parent_code", f"unknown area {data.parent_code!r}")
+        raise invalid("parent_code", text("unknown area {code!r}", code=data.parent_code))
     if LEVELS.index(parent.level) >= LEVELS.index(data.level):
-        raise invalid("level", f"a {data.level} cannot sit under a {parent.level}")
+        raise invalid(
+            "level",
+            text(
+                "a {level} cannot sit under a {parent_level}",
+                level=data.level,
+                parent_level=parent.level,
+            ),
+        )
     return parent
 
 
@@ -180,7 +188,7 @@ def list_areas(
         query = select(Area).order_by(Area.path)
         if level:
             if level not in LEVELS:
-                raise invalid("level", f"must be one of {', '.join(LEVELS)}")
+                raise invalid("level", text("must be one of {levels}", levels=", ".join(LEVELS)))
             query = query.where(Area.level == level)
         if parent_code:
             parent = session.scalar(select(Area).where(Area.code == parent_code))
@@ -247,9 +255,9 @@ def create_department(rt: Runtime, *, actor: Actor, data: DepartmentIn) -> Depar
     with rt.db.transaction() as tx:
         area = tx.session.scalar(select(Area).where(Area.code == data.area_code))
         if area is None:
-            raise invalid("area_code", f"unknown area {data.area_code!r}")
+            raise invalid("area_code", text("unknown area {code!r}", code=data.area_code))
         if tx.session.scalar(select(Department.id).where(Department.code == data.code)):
-            raise duplicate("code", f"department code {data.code!r} already exists")
+            raise duplicate("code", text("department code {code!r} already exists", code=data.code))
         now = rt.clock.now()
         department = Department(
             code=data.code,
@@ -296,7 +304,9 @@ def update_department(
         if changes.get("code", department.code) != department.code:
             taken = session.scalar(select(Department.id).where(Department.code == changes["code"]))
             if taken is not None:
-                raise duplicate("code", f"department code {changes['code']!r} already exists")
+                raise duplicate(
+                    "code", text("department code {code!r} already exists", code=changes["code"])
+                )
         if "area_code" in changes:
             department.area_id = _area_id(session, changes.pop("area_code"))
         for name, value in changes.items():
@@ -319,7 +329,7 @@ def update_department(
 def _area_id(session: Session, code: str) -> uuid.UUID:
     area_id = session.scalar(select(Area.id).where(Area.code == code))
     if area_id is None:
-        raise invalid("area_code", f"unknown area {code!r}")
+        raise invalid("area_code", text("unknown area {code!r}", code=code))
     return area_id
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,16 +14,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import cityops
 from cityops.core.context import current_request_id
 from cityops.core.errors import (
     Conflict,
     DomainError,
+    FieldError,
     NotAuthenticated,
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
     ValidationFailed,
+    fields_summary,
 )
+from cityops.core.i18n import ENGLISH, Catalogue, Catalogues, pick_locale, pydantic_text
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +70,55 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def catalogue_for(request: Request) -> Catalogue:
+    """The catalogue of the caller's language (``Accept-Language``; English by default)."""
+    catalogues: Catalogues = request.app.state.catalogues
+    return catalogues[pick_locale(request.headers.get("accept-language"))]
+
+
+def _answer(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    said = {**(headers or {}), "Content-Language": catalogue_for(request).locale}
+    return JSONResponse(body, status_code=status, headers=said)
+
+
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    fields = [{"field": f.field, "message": f.message, "code": f.code} for f in exc.fields]
+    catalogue = catalogue_for(request)
+    said = [FieldError(f.field, catalogue.say(f.message), f.code) for f in exc.fields]
+    if getattr(exc, "summarises_fields", False):
+        message = fields_summary(said)
+    else:
+        message = catalogue.say(exc.message)
+    fields = [{"field": f.field, "message": f.message, "code": f.code} for f in said]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-    return JSONResponse(
-        error_body(exc.code, exc.message, fields, exc.details),
-        status_code=status_for(exc),
-        headers=headers,
+    return _answer(
+        request, status_for(exc), error_body(exc.code, message, fields, exc.details), headers
     )
+
+
+def _pydantic_message(catalogue: Catalogue, error: dict[str, Any]) -> str:
+    """Pydantic's own message in English; in another language its translation by the
+    validator's message or the error's type (``pydantic.<type>``)."""
+    if catalogue.locale == ENGLISH:
+        return str(error["msg"])
+    return catalogue.say(pydantic_text(error))
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    catalogue = catalogue_for(request)
     fields = [
-        {"field": _field_path(tuple(e["loc"])), "message": e["msg"], "code": e["type"]}
+        {
+            "field": _field_path(tuple(e["loc"])),
+            "message": _pydantic_message(catalogue, e),
+            "code": e["type"],
+        }
         for e in exc.errors()
     ]
     message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return JSONResponse(error_body("validation_error", message, fields), status_code=422)
+    return _answer(request, 422, error_body("validation_error", message, fields))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -91,19 +126,20 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
         exc.status_code, "http_error"
     )
-    return JSONResponse(
-        error_body(code, str(exc.detail)),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+    message = catalogue_for(request).say(str(exc.detail))
+    return _answer(
+        request, exc.status_code, error_body(code, message), getattr(exc, "headers", None)
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+    message = catalogue_for(request).say("internal server error")
+    return _answer(request, 500, error_body("internal_error", message))
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.state.catalogues = Catalogues(Path(cityops.__file__).parent)
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)

@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import tzinfo
+from pathlib import Path
 from typing import Annotated, ParamSpec
 from zoneinfo import ZoneInfo
 
@@ -20,10 +21,12 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
+import cityops
 from cityops.cases.open311 import mapping, render, service
 from cityops.cases.open311.messages import Locale
 from cityops.cases.open311.query import parse_request_query
 from cityops.core.errors import DomainError, NotFound, invalid
+from cityops.core.i18n import CHINESE, Catalogue, load_catalogue
 from cityops.web.deps import RuntimeDep
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -32,8 +35,20 @@ P = ParamSpec("P")
 _ATTRIBUTE = re.compile(r"attribute\[([^\]]+)\](?:\[\])?")
 
 
+@functools.cache
+def _chinese() -> Catalogue:
+    """The zh-CN messages of every module, loaded once."""
+    return load_catalogue(Path(cityops.__file__).parent, CHINESE)
+
+
+def error_catalogue(locale: Locale) -> Catalogue:
+    """The messages an Open311 error list is said with."""
+    return _chinese() if locale == "zh" else mapping.ENGLISH_MESSAGES
+
+
 def open311_errors(route: Callable[P, Response]) -> Callable[P, Response]:
-    """Check the format, and answer domain errors with an Open311 error list."""
+    """Check the format, and answer domain errors with an Open311 error list in the caller's
+    language (the route's ``ctx``)."""
 
     @functools.wraps(route)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
@@ -42,7 +57,9 @@ def open311_errors(route: Callable[P, Response]) -> Callable[P, Response]:
             render.check_format(fmt)
             return route(*args, **kwargs)
         except DomainError as exc:
-            return render.error_response(fmt, exc)
+            ctx = kwargs.get("ctx")
+            locale = ctx.errors_locale if isinstance(ctx, Context) else "en"
+            return render.error_response(fmt, exc, error_catalogue(locale))
 
     return wrapper
 
@@ -52,15 +69,24 @@ class Context:
     locale: Locale
     zone: tzinfo
     base_url: str
+    # Errors are said in the language the caller asked for, and in English when it asked for
+    # none (as the rest of the API does; the content itself is Chinese by default).
+    errors_locale: Locale = "en"
 
 
 def _context(request: Request, rt: RuntimeDep, locale: str | None = None) -> Context:
     """Language (``?locale=en`` or Accept-Language), the city's time zone, the base URL."""
+    accept_language = request.headers.get("accept-language")
     return Context(
-        locale=mapping.pick_locale(locale, request.headers.get("accept-language")),
+        locale=mapping.pick_locale(locale, accept_language),
         zone=ZoneInfo(rt.settings.timezone),
         base_url=str(request.base_url).rstrip("/"),
+        errors_locale=_errors_locale(locale, accept_language),
     )
+
+
+def _errors_locale(param: str | None, accept_language: str | None) -> Locale:
+    return mapping.asked_locale(param, accept_language) or "en"
 
 
 async def _form(request: Request) -> AsyncIterator[FormData | None]:
@@ -175,7 +201,9 @@ def create_request(
 
 @router.get("/tokens/{token}.{fmt}")
 @open311_errors
-def get_token(rt: RuntimeDep, token: str, fmt: str, jurisdiction_id: str | None = None) -> Response:
+def get_token(
+    rt: RuntimeDep, ctx: Ctx, token: str, fmt: str, jurisdiction_id: str | None = None
+) -> Response:
     """The service_request_id behind a token from POST requests."""
     service.check_jurisdiction(rt, jurisdiction_id)
     number = service.number_for_token(rt, token)
@@ -183,10 +211,11 @@ def get_token(rt: RuntimeDep, token: str, fmt: str, jurisdiction_id: str | None 
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
-def unknown(path: str) -> Response:
+def unknown(request: Request, path: str, locale: str | None = None) -> Response:
     """Anything else under /open311/v2 is an Open311 404."""
     fmt = path.rsplit(".", 1)[-1] if "." in path else "json"
-    return render.error_response(fmt, NotFound("resource", f"/{path}"))
+    said = error_catalogue(_errors_locale(locale, request.headers.get("accept-language")))
+    return render.error_response(fmt, NotFound("resource", f"/{path}"), said)
 
 
 def _utf8(value: str) -> str:

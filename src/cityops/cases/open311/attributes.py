@@ -12,6 +12,7 @@ from typing import Literal
 
 from cityops.cases.open311.messages import Locale
 from cityops.core.errors import FieldError, ValidationFailed
+from cityops.core.i18n import text
 
 Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
 MAX_STRING = 300
@@ -111,9 +112,13 @@ def _problem(attribute: Attribute, raw: list[str]) -> FieldError | None:
         return FieldError(field, "takes one value", "too_many")
     if attribute.values and raw[0] not in attribute.keys:
         allowed = ", ".join(v.key for v in attribute.values)
-        return FieldError(field, f"{raw[0]!r} is not one of {allowed}", "not_in_list")
+        return FieldError(
+            field,
+            text("{value!r} is not one of {allowed}", value=raw[0], allowed=allowed),
+            "not_in_list",
+        )
     if len(raw[0]) > MAX_STRING:
-        return FieldError(field, f"at most {MAX_STRING} characters", "too_long")
+        return FieldError(field, text("at most {limit} characters", limit=MAX_STRING), "too_long")
     return None
 
 

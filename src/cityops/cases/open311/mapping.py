@@ -15,6 +15,7 @@ from cityops.cases.open311.messages import Locale, text
 from cityops.cases.schemas import CaseOut, CategoryOut
 from cityops.cases.workflow import OPEN_STATES, State
 from cityops.core.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
+from cityops.core.i18n import ENGLISH, Catalogue
 
 Json = dict[str, Any]
 
@@ -61,6 +62,11 @@ class PublicRequest:
 
 def pick_locale(param: str | None, accept_language: str | None) -> Locale:
     """``?locale=`` wins, then the most preferred of zh/en in Accept-Language; zh by default."""
+    return asked_locale(param, accept_language) or "zh"
+
+
+def asked_locale(param: str | None, accept_language: str | None) -> Locale | None:
+    """The language the caller asked for (``?locale=``, then Accept-Language), if any."""
     if param and param.strip():
         return "en" if param.strip().lower().startswith("en") else "zh"
     ranked: list[tuple[float, int, str]] = []
@@ -74,7 +80,7 @@ def pick_locale(param: str | None, accept_language: str | None) -> Locale:
     for _, _, tag in sorted(ranked):
         if tag.startswith(("en", "zh")):
             return "en" if tag.startswith("en") else "zh"
-    return "zh"
+    return None
 
 
 def public_status(state: str) -> str:
@@ -244,15 +250,21 @@ def discovery_out(changeset: datetime | None, url: str, zone: tzinfo, locale: Lo
 # --- errors --------------------------------------------------------------------------------
 
 
-def errors_out(error: DomainError) -> tuple[int, list[Json]]:
-    """The HTTP status and Open311 error list: 404 unknown, 403 api_key, 400 anything else."""
+ENGLISH_MESSAGES = Catalogue(ENGLISH)
+
+
+def errors_out(
+    error: DomainError, catalogue: Catalogue = ENGLISH_MESSAGES
+) -> tuple[int, list[Json]]:
+    """The HTTP status and Open311 error list: 404 unknown, 403 api_key, 400 anything else;
+    each description said in the language of ``catalogue``."""
     status = _status(error)
     if error.fields:
         return status, [
-            {"code": status, "description": f"{field_name(f.field)}: {f.message}"}
+            {"code": status, "description": f"{field_name(f.field)}: {catalogue.say(f.message)}"}
             for f in error.fields
         ]
-    return status, [{"code": status, "description": error.message}]
+    return status, [{"code": status, "description": catalogue.say(error.message)}]
 
 
 def _status(error: DomainError) -> int:

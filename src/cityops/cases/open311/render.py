@@ -13,8 +13,9 @@ from xml.etree import ElementTree as ET
 
 from fastapi.responses import Response
 
-from cityops.cases.open311.mapping import Json, errors_out
+from cityops.cases.open311.mapping import ENGLISH_MESSAGES, Json, errors_out
 from cityops.core.errors import DomainError, NotFound
+from cityops.core.i18n import Catalogue, text
 
 FORMATS = ("json", "xml")
 MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
@@ -33,7 +34,9 @@ _DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
 
 def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise NotFound("format", f"{fmt!r} (use json or xml)")
+        error = NotFound("format", fmt)
+        error.message = text("format {format!r} (use json or xml) not found", format=fmt)
+        raise error
 
 
 def respond(fmt: str, root: str, data: Json | list[Json], status: int = 200) -> Response:
@@ -44,10 +47,14 @@ def respond(fmt: str, root: str, data: Json | list[Json], status: int = 200) -> 
     return Response(body, status_code=status, media_type=MEDIA_TYPES["json"])
 
 
-def error_response(fmt: str, error: DomainError) -> Response:
-    """An Open311 error list (JSON for an unknown format)."""
-    status, errors = errors_out(error)
-    return respond(fmt if fmt in FORMATS else "json", "errors", errors, status)
+def error_response(
+    fmt: str, error: DomainError, catalogue: Catalogue = ENGLISH_MESSAGES
+) -> Response:
+    """An Open311 error list (JSON for an unknown format), said in the catalogue's language."""
+    status, errors = errors_out(error, catalogue)
+    response = respond(fmt if fmt in FORMATS else "json", "errors", errors, status)
+    response.headers["Content-Language"] = catalogue.locale
+    return response
 
 
 def to_xml(root: str, data: Json | list[Json]) -> bytes:

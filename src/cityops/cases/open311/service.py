@@ -31,6 +31,7 @@ from cityops.cases.views import present_many
 from cityops.cases.workflow import OPEN_STATES, Action
 from cityops.core.auth import SYSTEM, Actor
 from cityops.core.errors import FieldError, NotAuthenticated, NotFound, ValidationFailed, invalid
+from cityops.core.i18n import pydantic_text, text
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 from cityops.org.schemas import AreaOut
@@ -125,7 +126,7 @@ def get_service(rt: Runtime, code: str | None, *, field_name: str | None = None)
         raise NotFound("service_code", code)
     if not code:
         raise invalid(field_name, "is required", "required")
-    raise invalid(field_name, f"unknown service {code!r}", "unknown_category")
+    raise invalid(field_name, text("unknown service {code!r}", code=code), "unknown_category")
 
 
 def changeset(rt: Runtime) -> datetime | None:
@@ -290,7 +291,7 @@ def _validated(model: type[M], **values: Any) -> M:
         prefix = _PREFIXES.get(model, "")
         raise ValidationFailed(
             *(
-                FieldError(prefix + ".".join(str(p) for p in e["loc"]), e["msg"], e["type"])
+                FieldError(prefix + ".".join(str(p) for p in e["loc"]), pydantic_text(e), e["type"])
                 for e in exc.errors()
             )
         ) from None

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from cityops.core.errors import PermissionDenied
+from cityops.core.i18n import text
 
 _hasher = PasswordHasher()
 
@@ -40,7 +41,9 @@ class Actor:
     def require(self, permission: str) -> None:
         """Raise PermissionDenied unless the actor holds ``permission``."""
         if not self.can(permission):
-            raise PermissionDenied(f"role {self.role!r} may not {permission}")
+            raise PermissionDenied(
+                text("role {role!r} may not {permission}", role=self.role, permission=permission)
+            )
 
     def covers(self, path: str | None) -> bool:
         """True when ``path`` lies inside the actor's jurisdiction."""

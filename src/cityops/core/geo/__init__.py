@@ -12,6 +12,7 @@ from shapely.geometry import Point, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from cityops.core.errors import invalid
+from cityops.core.i18n import text
 
 POLYGON_TYPES = ("Polygon", "MultiPolygon")
 
@@ -23,7 +24,7 @@ def parse_polygon(geojson: dict[str, Any], field: str = "geometry") -> BaseGeome
     try:
         geometry = shape(geojson)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise invalid(field, f"invalid GeoJSON coordinates: {exc}") from None
+        raise invalid(field, text("invalid GeoJSON coordinates: {error}", error=str(exc))) from None
     if geometry.is_empty or not geometry.is_valid:
         raise invalid(field, "polygon is empty or self-intersecting")
     minx, miny, maxx, maxy = geometry.bounds
