@@ -136,8 +136,13 @@ class Catalogues:
 
 
 def pick_locale(accept_language: str | None, default: str = ENGLISH) -> str:
+    """The caller's most preferred of the supported locales, else ``default``."""
+    return asked_locale(accept_language) or default
+
+
+def asked_locale(accept_language: str | None) -> str | None:
     """The caller's most preferred of the supported locales (``Accept-Language`` with its
-    q-values; any ``zh`` counts as zh-CN), else ``default``."""
+    q-values; any ``zh`` counts as zh-CN), or None when it asks for neither."""
     best: tuple[float, int, str] | None = None
     for index, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -147,7 +152,7 @@ def pick_locale(accept_language: str | None, default: str = ENGLISH) -> str:
         weight = _quality(params)
         if weight > 0 and (best is None or (weight, -index) > (best[0], best[1])):
             best = (weight, -index, locale)
-    return best[2] if best else default
+    return best[2] if best else None
 
 
 def _supported(tag: str) -> str | None:

@@ -9,12 +9,19 @@ from fastapi.security import OAuth2PasswordBearer
 
 from cityops.core.auth import Actor
 from cityops.core.errors import NotAuthenticated
+from cityops.core.i18n import Catalogue, Catalogues
 from cityops.core.pagination import MAX_PAGE_SIZE, PageParams
 from cityops.core.runtime import Runtime
 from cityops.org import service as org
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 API_KEY_HEADER = "X-API-Key"
+
+
+def catalogue(request: Request, locale: str) -> Catalogue:
+    """The messages of ``locale`` (English for one not shipped), loaded once at start."""
+    catalogues: Catalogues = request.app.state.catalogues
+    return catalogues[locale]
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -28,6 +28,7 @@ from cityops.core.errors import (
     fields_summary,
 )
 from cityops.core.i18n import ENGLISH, Catalogue, Catalogues, pick_locale, pydantic_text
+from cityops.web.deps import catalogue
 
 log = logging.getLogger(__name__)
 
@@ -72,53 +73,52 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def catalogue_for(request: Request) -> Catalogue:
     """The catalogue of the caller's language (``Accept-Language``; English by default)."""
-    catalogues: Catalogues = request.app.state.catalogues
-    return catalogues[pick_locale(request.headers.get("accept-language"))]
+    return catalogue(request, pick_locale(request.headers.get("accept-language")))
 
 
 def _answer(
-    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    said: Catalogue, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    said = {**(headers or {}), "Content-Language": catalogue_for(request).locale}
-    return JSONResponse(body, status_code=status, headers=said)
+    headers = {**(headers or {}), "Content-Language": said.locale}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    catalogue = catalogue_for(request)
-    said = [FieldError(f.field, catalogue.say(f.message), f.code) for f in exc.fields]
+    language = catalogue_for(request)
+    said = [FieldError(f.field, language.say(f.message), f.code) for f in exc.fields]
     if getattr(exc, "summarises_fields", False):
         message = fields_summary(said)
     else:
-        message = catalogue.say(exc.message)
+        message = language.say(exc.message)
     fields = [{"field": f.field, "message": f.message, "code": f.code} for f in said]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
     return _answer(
-        request, status_for(exc), error_body(exc.code, message, fields, exc.details), headers
+        language, status_for(exc), error_body(exc.code, message, fields, exc.details), headers
     )
 
 
-def _pydantic_message(catalogue: Catalogue, error: dict[str, Any]) -> str:
+def _pydantic_message(language: Catalogue, error: dict[str, Any]) -> str:
     """Pydantic's own message in English; in another language its translation by the
     validator's message or the error's type (``pydantic.<type>``)."""
-    if catalogue.locale == ENGLISH:
+    if language.locale == ENGLISH:
         return str(error["msg"])
-    return catalogue.say(pydantic_text(error))
+    return language.say(pydantic_text(error))
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    catalogue = catalogue_for(request)
+    language = catalogue_for(request)
     fields = [
         {
             "field": _field_path(tuple(e["loc"])),
-            "message": _pydantic_message(catalogue, e),
+            "message": _pydantic_message(language, e),
             "code": e["type"],
         }
         for e in exc.errors()
     ]
     message = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return _answer(request, 422, error_body("validation_error", message, fields))
+    return _answer(language, 422, error_body("validation_error", message, fields))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -126,16 +126,21 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
         exc.status_code, "http_error"
     )
-    message = catalogue_for(request).say(str(exc.detail))
+    language = catalogue_for(request)
     return _answer(
-        request, exc.status_code, error_body(code, message), getattr(exc, "headers", None)
+        language,
+        exc.status_code,
+        error_body(code, language.say(str(exc.detail))),
+        getattr(exc, "headers", None),
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    message = catalogue_for(request).say("internal server error")
-    return _answer(request, 500, error_body("internal_error", message))
+    language = catalogue_for(request)
+    return _answer(
+        language, 500, error_body("internal_error", language.say("internal server error"))
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -20,13 +20,12 @@ from cityops.core.i18n import (
     ENGLISH,
     Catalogue,
     Catalogues,
-    load_catalogue,
     pick_locale,
     text,
 )
+from factories.i18n import ZH
 
 PACKAGE = Path(cityops.__file__).parent
-ZH = load_catalogue(PACKAGE, CHINESE)
 
 # Calls whose argument at this position (or keyword) is a message a caller reads.
 MESSAGE_ARGS: dict[str, tuple[int, str]] = {

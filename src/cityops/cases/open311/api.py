@@ -12,7 +12,6 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import tzinfo
-from pathlib import Path
 from typing import Annotated, ParamSpec
 from zoneinfo import ZoneInfo
 
@@ -21,29 +20,17 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-import cityops
 from cityops.cases.open311 import mapping, render, service
 from cityops.cases.open311.messages import Locale
 from cityops.cases.open311.query import parse_request_query
 from cityops.core.errors import DomainError, NotFound, invalid
-from cityops.core.i18n import CHINESE, Catalogue, load_catalogue
-from cityops.web.deps import RuntimeDep
+from cityops.core.i18n import CHINESE, ENGLISH, Catalogue
+from cityops.web.deps import RuntimeDep, catalogue
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 P = ParamSpec("P")
 _ATTRIBUTE = re.compile(r"attribute\[([^\]]+)\](?:\[\])?")
-
-
-@functools.cache
-def _chinese() -> Catalogue:
-    """The zh-CN messages of every module, loaded once."""
-    return load_catalogue(Path(cityops.__file__).parent, CHINESE)
-
-
-def error_catalogue(locale: Locale) -> Catalogue:
-    """The messages an Open311 error list is said with."""
-    return _chinese() if locale == "zh" else mapping.ENGLISH_MESSAGES
 
 
 def open311_errors(route: Callable[P, Response]) -> Callable[P, Response]:
@@ -58,8 +45,8 @@ def open311_errors(route: Callable[P, Response]) -> Callable[P, Response]:
             return route(*args, **kwargs)
         except DomainError as exc:
             ctx = kwargs.get("ctx")
-            locale = ctx.errors_locale if isinstance(ctx, Context) else "en"
-            return render.error_response(fmt, exc, error_catalogue(locale))
+            said = ctx.errors if isinstance(ctx, Context) else mapping.ENGLISH_MESSAGES
+            return render.error_response(fmt, exc, said)
 
     return wrapper
 
@@ -71,7 +58,7 @@ class Context:
     base_url: str
     # Errors are said in the language the caller asked for, and in English when it asked for
     # none (as the rest of the API does; the content itself is Chinese by default).
-    errors_locale: Locale = "en"
+    errors: Catalogue = mapping.ENGLISH_MESSAGES
 
 
 def _context(request: Request, rt: RuntimeDep, locale: str | None = None) -> Context:
@@ -81,12 +68,13 @@ def _context(request: Request, rt: RuntimeDep, locale: str | None = None) -> Con
         locale=mapping.pick_locale(locale, accept_language),
         zone=ZoneInfo(rt.settings.timezone),
         base_url=str(request.base_url).rstrip("/"),
-        errors_locale=_errors_locale(locale, accept_language),
+        errors=_errors_catalogue(request, locale),
     )
 
 
-def _errors_locale(param: str | None, accept_language: str | None) -> Locale:
-    return mapping.asked_locale(param, accept_language) or "en"
+def _errors_catalogue(request: Request, param: str | None) -> Catalogue:
+    asked = mapping.asked_locale(param, request.headers.get("accept-language"))
+    return catalogue(request, CHINESE if asked == "zh" else ENGLISH)
 
 
 async def _form(request: Request) -> AsyncIterator[FormData | None]:
@@ -214,7 +202,7 @@ def get_token(
 def unknown(request: Request, path: str, locale: str | None = None) -> Response:
     """Anything else under /open311/v2 is an Open311 404."""
     fmt = path.rsplit(".", 1)[-1] if "." in path else "json"
-    said = error_catalogue(_errors_locale(locale, request.headers.get("accept-language")))
+    said = _errors_catalogue(request, locale)
     return render.error_response(fmt, NotFound("resource", f"/{path}"), said)
 
 

@@ -14,6 +14,7 @@ from cityops.cases.open311.attributes import Attribute, attributes_for
 from cityops.cases.open311.messages import Locale, text
 from cityops.cases.schemas import CaseOut, CategoryOut
 from cityops.cases.workflow import OPEN_STATES, State
+from cityops.core import i18n
 from cityops.core.errors import DomainError, NotAuthenticated, NotFound, PermissionDenied
 from cityops.core.i18n import ENGLISH, Catalogue
 
@@ -69,18 +70,10 @@ def asked_locale(param: str | None, accept_language: str | None) -> Locale | Non
     """The language the caller asked for (``?locale=``, then Accept-Language), if any."""
     if param and param.strip():
         return "en" if param.strip().lower().startswith("en") else "zh"
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
-        try:
-            ranked.append((-float(quality), index, tag.strip().lower()))
-        except ValueError:
-            continue
-    for _, _, tag in sorted(ranked):
-        if tag.startswith(("en", "zh")):
-            return "en" if tag.startswith("en") else "zh"
-    return None
+    asked = i18n.asked_locale(accept_language)
+    if asked is None:
+        return None
+    return "zh" if asked == i18n.CHINESE else "en"
 
 
 def public_status(state: str) -> str:
