@@ -288,9 +288,12 @@ def prepare_database(db: Database) -> None:
 
 
 def stored_points(db: Database, first_ts: int, last_ts: int) -> int:
-    """Readings of the traffic counters with ``first_ts <= ts <= last_ts``."""
+    """Values stored for the traffic counters with ``first_ts <= ts <= last_ts`` (a readings
+    row is a sample: its values are the keys of its JSON object)."""
+    keys = "json_each(data)" if db.path is not None else "json_object_keys(data)"
     query = (
-        "SELECT count(*) FROM devices_readings WHERE ts BETWEEN :a AND :b AND device_id LIKE 'tc-%'"
+        f"SELECT count(*) FROM devices_readings, {keys} "  # noqa: S608
+        "WHERE ts BETWEEN :a AND :b AND device_id LIKE 'tc-%'"
     )
     if db.path is not None:
         with sqlite3.connect(db.path, timeout=30) as conn:

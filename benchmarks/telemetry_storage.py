@@ -77,7 +77,8 @@ def runtime(url: str, data_dir: Path) -> Runtime:
 
 
 def generate(rt: Runtime, devices: list[str], days: int) -> int:
-    """One reading a minute per device and metric, ``days`` days up to END_MS."""
+    """One sample a minute per device (a value per metric), ``days`` days up to END_MS;
+    returns the values written."""
     rng = random.Random(11)
     start = END_MS - days * DAY_MS
     rows: list[dict[str, Any]] = []
@@ -87,22 +88,15 @@ def generate(rt: Runtime, devices: list[str], days: int) -> int:
         for minute in range(start, END_MS, MINUTE_MS):
             for device in devices:
                 offset = rng.randrange(MINUTE_MS)
-                for metric in METRICS:
-                    rows.append(
-                        {
-                            "device_id": device,
-                            "metric": metric,
-                            "ts": minute + offset,
-                            "value": rng.random() * 100,
-                        }
-                    )
-            if len(rows) >= CHUNK:
+                values = {metric: rng.random() * 100 for metric in METRICS}
+                rows.append({"device_id": device, "ts": minute + offset, "data": values})
+            if len(rows) * len(METRICS) >= CHUNK:
                 connection.execute(insert(Reading), rows)
-                total += len(rows)
+                total += len(rows) * len(METRICS)
                 rows = []
         if rows:
             connection.execute(insert(Reading), rows)
-            total += len(rows)
+            total += len(rows) * len(METRICS)
     say(f"  {total:,} readings written in {time.perf_counter() - began:.1f} s")
     return total
 

@@ -39,9 +39,9 @@ def test_db_upgrade_then_current(cli_env: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "database at revision 0012" in result.output
+    assert "database at revision 0013" in result.output
     current = runner.invoke(app, ["db", "current"])
-    assert current.output.strip() == "0012"
+    assert current.output.strip() == "0013"
 
 
 def test_users_create_and_its_errors(cli_env: Path) -> None:

@@ -1,9 +1,10 @@
 """Raw readings older than the hot window, moved from the database to Parquet files.
 
 Layout: ``{data_dir}/archive/telemetry/day=YYYY-MM-DD/part-<first ts>-<last ts>-<rows>.parquet``
-(UTC days, like the aggregation buckets), columns device_id, metric, ts (epoch ms), value,
-sorted by device, metric and time, zstd-compressed, in row groups of ``ROW_GROUP`` rows so a
-filtered read skips most of a file by its statistics.
+(UTC days, like the aggregation buckets), columns device_id, metric, ts (epoch ms), value (a
+row per value: the samples expanded), sorted by device, time and metric (the readings' key
+order), zstd-compressed, in row groups of ``ROW_GROUP`` rows so a filtered read skips most of
+a file by its statistics.
 
 A day is moved only when it is wholly before the hot window, before the 1-minute rollups'
 watermark (its rollups are complete) and before the ingester's age limit (no reading can
@@ -35,6 +36,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices import events, rollups
 from cityops.devices.models import Reading
 from cityops.devices.payload import from_ms, to_ms
+from cityops.devices.points import points
 from cityops.devices.rollups import DAY_MS, HOUR_MS, floor
 
 ROW_GROUP = 128 * 1024
@@ -118,10 +120,11 @@ def archive_old(rt: Runtime, *, before: date | None = None, actor: Actor = SYSTE
             where = (Reading.ts >= start, Reading.ts < stop)
             folder = day_dir(root, _day_of(start))
             folder.mkdir(parents=True, exist_ok=True)
+            samples = session.scalar(select(func.count()).select_from(Reading).where(*where))
+            values = points(rt.db.dialect, *where)
             rows = session.execute(
-                select(Reading.device_id, Reading.metric, Reading.ts, Reading.value)
-                .where(*where)
-                .order_by(Reading.device_id, Reading.metric, Reading.ts)
+                select(values.c.device_id, values.c.metric, values.c.ts, values.c.value)
+                .order_by(values.c.device_id, values.c.ts, values.c.metric)
                 .execution_options(yield_per=FETCH)
             )
             try:
@@ -129,9 +132,11 @@ def archive_old(rt: Runtime, *, before: date | None = None, actor: Actor = SYSTE
             finally:
                 rows.close()
             deleted = rollups.rowcount(session.execute(delete(Reading).where(*where)))
-            if deleted != count:  # something changed under us: keep the rows, drop the file
+            if deleted != samples:  # something changed under us: keep the rows, drop the file
                 path.unlink()
-                raise RuntimeError(f"archive of {_day_of(start)}: wrote {count}, {deleted} rows")
+                raise RuntimeError(
+                    f"archive of {_day_of(start)}: read {samples} samples, deleted {deleted}"
+                )
             moved = ArchivedDay(_day_of(start), count, path, path.stat().st_size)
             record(
                 session,

@@ -37,13 +37,12 @@ def device_health(rt: Runtime, *, actor: Actor, device_id: str) -> HealthOut:
     with rt.db.read() as session:
         device = readable_device(session, actor, device_id)
         kind = device_types(session)[device.type_code]
+        newest = session.get(LatestValue, device.id)
+        stored = newest.data if newest is not None else {}
         latest = {
-            row.metric: LatestValueOut(value=row.value, ts=from_ms(row.ts))
-            for row in session.scalars(
-                select(LatestValue).where(
-                    LatestValue.device_id == device.id, LatestValue.metric.in_(["battery", "rssi"])
-                )
-            )
+            metric: LatestValueOut(value=stored[metric][1], ts=from_ms(int(stored[metric][0])))
+            for metric in ("battery", "rssi")
+            if metric in stored
         }
         rejections = [
             RejectionOut(

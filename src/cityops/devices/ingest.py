@@ -11,6 +11,7 @@ is stored once; the batch has committed when the function returns.
 from __future__ import annotations
 
 import functools
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,8 +53,7 @@ REJECTIONS: Table = Rejection.__table__  # type: ignore[assignment]
 DEVICES: Table = Device.__table__  # type: ignore[assignment]
 HEALTH_EVENTS: Table = HealthEvent.__table__  # type: ignore[assignment]
 Message = tuple[str, bytes, datetime]
-_TS = itemgetter(2)  # of a readings row (device_id, metric, ts, value)
-_DEVICE_TS = itemgetter(0, 2)
+_TS = itemgetter(1)  # of a sample row (device_id, ts, values)
 
 
 @dataclass
@@ -205,16 +205,17 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
     if any(batch.samples.values()):
         sql = _statements(session)
         late_before = to_ms(now) - rollups.LATE_MS
+        readings, latest = _rows(batch)
         if sql.store:
-            session.connection().exec_driver_sql(sql.store, (*_columns(batch), late_before))
+            samples = _dumps([{"d": d, "t": t, "v": v} for d, t, v in readings])
+            newest = _dumps([{"d": d, "v": v} for d, v in latest])
+            parameters = (samples, late_before, newest)
+            session.connection().exec_driver_sql(sql.store, parameters)
         else:
-            readings = [(d, *s) for d, samples in batch.samples.items() for s in samples]
-            _execute_many(session, sql.readings, readings)
-            # executemany runs the upsert once per row, in order: the newest of each (device,
-            # metric) stays, the last of equal times wins (as the PostgreSQL statement).
-            _execute_many(session, sql.latest, readings)
+            _execute_many(session, sql.readings, [(d, t, _dumps(v)) for d, t, v in readings])
+            _execute_many(session, sql.latest, [(d, _dumps(v)) for d, v in latest])
             if min(map(_TS, readings)) < late_before:
-                moments = set(map(_DEVICE_TS, readings))  # the metrics of a sample share one
+                moments = {(d, t) for d, t, _ in readings}
                 _execute_many(session, sql.dirty, rollups.dirty_rows(moments, late_before))
     if batch.refused:
         rows = [
@@ -238,29 +239,40 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
         tx.emit(events.ReadingsStored(received_at=max(batch.seen.values()), devices=stored))
 
 
-def _columns(batch: _Batch) -> tuple[str, str, str, str]:
-    """The batch's readings as four comma-separated columns (device ids, metrics, times,
-    values), the way the PostgreSQL statement splits them: joining strings is a small part
-    of what the driver's array adaptation costs per element. Ids and metric names hold no
-    comma (device ids are ``[A-Za-z0-9_-]``, metrics come from the catalogue), values are
-    finite floats whose ``repr`` reads back exactly."""
-    device_ids: list[str] = []
-    metrics: list[str] = []
-    times: list[int] = []
-    values: list[float] = []
-    for device_id, samples in batch.samples.items():
-        if samples:
-            device_ids += [device_id] * len(samples)
-            names, stamps, numbers = zip(*samples, strict=True)
-            metrics += names
-            times += stamps
-            values += numbers
-    return (
-        ",".join(device_ids),
-        ",".join(metrics),
-        ",".join(map(str, times)),
-        ",".join(map(repr, values)),
-    )
+SampleRow = tuple[str, int, dict[str, float]]  # device_id, ts, {metric: value}
+LatestRow = tuple[str, dict[str, tuple[int, float]]]  # device_id, {metric: (ts, value)}
+
+
+def _rows(batch: _Batch) -> tuple[list[SampleRow], list[LatestRow]]:
+    """The batch's readings a sample per (device, time), and each device's newest value per
+    metric, both in key order (so concurrent batches lock shared rows in one order).
+
+    A (device, metric, time) given twice keeps its first value as the reading, as the stored
+    reading is kept over a redelivered one, and its last as the latest value."""
+    readings: list[SampleRow] = []
+    latest: list[LatestRow] = []
+    for device_id in sorted(batch.samples):
+        samples = batch.samples[device_id]
+        if not samples:
+            continue
+        moments: dict[int, dict[str, float]] = {}
+        newest: dict[str, tuple[int, float]] = {}
+        for metric, ts, value in samples:
+            values = moments.get(ts)
+            if values is None:
+                moments[ts] = {metric: value}
+            elif metric not in values:
+                values[metric] = value
+            known = newest.get(metric)
+            if known is None or ts >= known[0]:
+                newest[metric] = (ts, value)
+        readings += [(device_id, ts, moments[ts]) for ts in sorted(moments)]
+        latest.append((device_id, newest))
+    return readings, latest
+
+
+# Compact JSON; values are finite floats (checked), metric names the catalogue's codes.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class _Statements(NamedTuple):
@@ -268,9 +280,13 @@ class _Statements(NamedTuple):
 
     SQLite: ``readings``, ``latest`` and ``dirty`` (late hours), each run by ``executemany``
     over plain tuples (no per-row parameter processing). PostgreSQL: ``store`` does all three
-    in one statement over the batch's columns sent as four strings (``_columns``), choosing
-    each (device, metric)'s newest value itself: one round trip, and nothing adapted per
-    element. A dialect's statements the other uses are empty.
+    in one statement over the batch's samples and newest values sent as two JSON documents
+    (read by ``json_to_recordset``): one round trip, and nothing adapted per element. A
+    dialect's statements the other uses are empty.
+
+    Both merge what they find stored: a sample already there gains the metrics it lacked (a
+    redelivered one changes nothing), a latest value is replaced only by a newer or equally
+    new one, metric by metric.
     """
 
     readings: str
@@ -284,16 +300,22 @@ class _Statements(NamedTuple):
 def _compiled(dialect: str) -> _Statements:
     # Only the module's own table names, constants and placeholders go into the text.
     readings, latest, dirty = READINGS.name, LATEST.name, rollups.DIRTY.name
-    update_latest = f"SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= {latest}.ts"
     if dialect != "postgresql":
+        key = "'$.\"' || n.key || '\"'"  # the JSON path of a metric (codes are [a-z0-9_])
         return _Statements(
             readings=(
-                f"INSERT INTO {readings} (device_id, metric, ts, value) VALUES (?, ?, ?, ?) "  # noqa: S608
-                "ON CONFLICT (device_id, metric, ts) DO NOTHING"
+                f"INSERT INTO {readings} (device_id, ts, data) VALUES (?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (device_id, ts) DO UPDATE "
+                f"SET data = json_patch(excluded.data, {readings}.data) "
+                "WHERE EXISTS (SELECT 1 FROM json_each(excluded.data) n "
+                f"WHERE json_type({readings}.data, {key}) IS NULL)"
             ),
             latest=(
-                f"INSERT INTO {latest} (device_id, metric, ts, value) VALUES (?, ?, ?, ?) "  # noqa: S608
-                f"ON CONFLICT (device_id, metric) DO UPDATE {update_latest}"
+                f"INSERT INTO {latest} (device_id, data) VALUES (?, ?) "  # noqa: S608
+                f"ON CONFLICT (device_id) DO UPDATE SET data = json_patch({latest}.data, "
+                "(SELECT json_group_object(n.key, json(n.value)) FROM json_each(excluded.data) n "
+                f"WHERE coalesce(json_extract({latest}.data, {key} || '[0]') "
+                "<= json_extract(n.value, '$[0]'), 1)))"
             ),
             dirty=(
                 f"INSERT INTO {dirty} (device_id, hour) VALUES (?, ?) "  # noqa: S608
@@ -304,20 +326,19 @@ def _compiled(dialect: str) -> _Statements:
         )
     hour = rollups.HOUR_MS  # the floor of a time to its hour, as rollups.floor
     store = (
-        "WITH v (device_id, metric, ts, value, n) AS (SELECT * FROM unnest("  # noqa: S608
-        "string_to_array(%s, ','), string_to_array(%s, ','), "
-        "string_to_array(%s, ',')::bigint[], string_to_array(%s, ',')::float8[]) "
-        "WITH ORDINALITY), "
-        f"r AS (INSERT INTO {readings} (device_id, metric, ts, value) "
-        "SELECT device_id, metric, ts, value FROM v "
-        "ON CONFLICT (device_id, metric, ts) DO NOTHING), "
-        f"d AS (INSERT INTO {dirty} (device_id, hour) "
-        f"SELECT DISTINCT device_id, ts - ((ts %% {hour}) + {hour}) %% {hour} FROM v "
-        "WHERE ts < %s ON CONFLICT (device_id, hour) DO NOTHING) "
-        f"INSERT INTO {latest} (device_id, metric, ts, value) "
-        "SELECT DISTINCT ON (device_id, metric) device_id, metric, ts, value FROM v "
-        "ORDER BY device_id, metric, ts DESC, n DESC "  # the last of equal times, as SQLite
-        f"ON CONFLICT (device_id, metric) DO UPDATE {update_latest}"
+        "WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS x(d text, t bigint, v json)), "  # noqa: S608
+        f"r AS (INSERT INTO {readings} (device_id, ts, data) SELECT d, t, v FROM v "
+        "ON CONFLICT (device_id, ts) DO UPDATE "
+        f"SET data = (excluded.data::jsonb || {readings}.data::jsonb)::json "
+        f"WHERE NOT {readings}.data::jsonb ?& ARRAY(SELECT json_object_keys(excluded.data))), "
+        f"h AS (INSERT INTO {dirty} (device_id, hour) "
+        f"SELECT DISTINCT d, t - ((t %% {hour}) + {hour}) %% {hour} FROM v "
+        "WHERE t < %s ON CONFLICT (device_id, hour) DO NOTHING) "
+        f"INSERT INTO {latest} (device_id, data) "
+        "SELECT d, v FROM json_to_recordset(%s::json) AS x(d text, v jsonb) "
+        f"ON CONFLICT (device_id) DO UPDATE SET data = {latest}.data || ("
+        "SELECT coalesce(jsonb_object_agg(n.key, n.value), '{}') FROM jsonb_each(excluded.data) n "
+        f"WHERE coalesce(({latest}.data -> n.key ->> 0)::bigint <= (n.value ->> 0)::bigint, true))"
     )
     return _Statements(readings="", latest="", dirty="", store=store, seen=_seen_statement("%s"))
 

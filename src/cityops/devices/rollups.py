@@ -15,6 +15,7 @@ Readings on time cannot fall behind the watermark: it trails the clock by more t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from cityops.core.runtime import Runtime
 from cityops.devices.models import Reading, Rollup1h, Rollup1m, RollupDirty, RollupMark
 from cityops.devices.payload import to_ms
+from cityops.devices.points import points
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -84,21 +86,19 @@ def _upsert(session: Session, table: Table, query: Select[Any]) -> int:
     return rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
 
-def _minutes_query(*where: Any) -> Select[Any]:
-    bucket = floor_expr(Reading.ts, MINUTE_MS)
-    return (
-        select(
-            Reading.device_id,
-            Reading.metric,
-            bucket,
-            func.count(),
-            func.min(Reading.value),
-            func.max(Reading.value),
-            func.sum(Reading.value),
-        )
-        .where(*where)
-        .group_by(Reading.device_id, Reading.metric, bucket)
-    )
+def _minutes_query(dialect: str, *where: Any) -> Select[Any]:
+    """1-minute aggregates of the values of the samples matching ``where``."""
+    values = points(dialect, *where)
+    bucket = floor_expr(values.c.ts, MINUTE_MS)
+    return select(
+        values.c.device_id,
+        values.c.metric,
+        bucket,
+        func.count(),
+        func.min(values.c.value),
+        func.max(values.c.value),
+        func.sum(values.c.value),
+    ).group_by(values.c.device_id, values.c.metric, bucket)
 
 
 def _hours_query(*where: Any) -> Select[Any]:
@@ -163,8 +163,9 @@ def run_rollups(rt: Runtime, *, upto_ms: int | None = None) -> RollupReport:
     _dirty(rt, report)
     # 1-minute buckets from the readings, then 1-hour buckets from the 1-minute ones, up to the
     # last whole hour they cover.
+    minutes = functools.partial(_minutes_query, rt.db.dialect)
     report.minute_buckets += _roll_up(
-        rt, "1m", Reading.ts, MINUTE_MS, SPAN_1M_MS, target, ROLLUP_1M, _minutes_query
+        rt, "1m", Reading.ts, MINUTE_MS, SPAN_1M_MS, target, ROLLUP_1M, minutes
     )
     report.hour_buckets += _roll_up(
         rt,
@@ -236,7 +237,8 @@ def _dirty(rt: Runtime, report: RollupReport) -> None:
                     continue  # ahead of the watermark: the next span covers it
                 end = min(hour + HOUR_MS, current["1m"])
                 in_hour = and_(Reading.device_id.in_(devices), Reading.ts >= hour, Reading.ts < end)
-                report.minute_buckets += _upsert(session, ROLLUP_1M, _minutes_query(in_hour))
+                minutes = _minutes_query(rt.db.dialect, in_hour)
+                report.minute_buckets += _upsert(session, ROLLUP_1M, minutes)
                 if hour < current.get("1h", 0):
                     report.hour_buckets += _upsert(
                         session,

@@ -21,6 +21,7 @@ from cityops.devices.directory import TypeInfo, device_types
 from cityops.devices.health import brief
 from cityops.devices.models import Device, LatestValue, Reading, Rollup1h, Rollup1m
 from cityops.devices.payload import from_ms, to_ms
+from cityops.devices.points import points, value_of
 from cityops.devices.registry import filter_devices, readable_device
 from cityops.devices.schemas import (
     Bucket,
@@ -134,13 +135,14 @@ def device_series(
 def _raw(
     rt: Runtime, session: Session, device_id: str, metric: str, bounds: tuple[int, int]
 ) -> Series:
+    value = value_of(metric)
     rows = session.execute(
-        select(Reading.ts, Reading.value)
+        select(Reading.ts, value)
         .where(
             Reading.device_id == device_id,
-            Reading.metric == metric,
             Reading.ts >= bounds[0],
             Reading.ts < bounds[1],
+            value.is_not(None),
         )
         .order_by(Reading.ts)
         .limit(MAX_POINTS + 1)
@@ -241,15 +243,20 @@ def _partials(
 ) -> list[Partial]:
     span = (piece.start, piece.end)
     if piece.source == "raw":
-        table: Any = Reading
+        table: Any = points(
+            rt.db.dialect,
+            Reading.device_id == device_id,
+            Reading.ts >= span[0],
+            Reading.ts < span[1],
+        ).c
         time: Any
         count: Any
         time, count, low, high, total = (
-            Reading.ts,
+            table.ts,
             func.count(),
-            func.min(Reading.value),
-            func.max(Reading.value),
-            func.sum(Reading.value),
+            func.min(table.value),
+            func.max(table.value),
+            func.sum(table.value),
         )
     else:
         table = Rollup1m if piece.source == "1m" else Rollup1h
@@ -310,9 +317,10 @@ def latest_values(
                 select(LatestValue).where(LatestValue.device_id.in_([d.id for d in devices]))
             ).scalars()
             for row in latest:
-                values[row.device_id][row.metric] = LatestValueOut(
-                    value=row.value, ts=from_ms(row.ts)
-                )
+                values[row.device_id] = {
+                    metric: LatestValueOut(value=value, ts=from_ms(int(ts)))
+                    for metric, (ts, value) in sorted(row.data.items())
+                }
         items = [
             LatestOut(
                 device_id=d.id,

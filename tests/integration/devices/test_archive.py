@@ -20,6 +20,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices.archive import archive_old, archive_root
 from cityops.devices.models import Reading, Rollup1h, Rollup1m
 from cityops.devices.payload import from_ms, to_ms
+from cityops.devices.points import sample_rows
 from cityops.devices.rollups import DAY_MS, HOUR_MS, run_rollups
 from factories.api import Api
 from factories.devices import make_device
@@ -52,7 +53,7 @@ def history(start: int, end: int, seed: int = 5) -> list[tuple[str, str, int, fl
 
 def store(rt: Runtime, rows: list[Any]) -> None:
     with rt.db.transaction() as tx:
-        tx.session.execute(insert(Reading), [dict(zip(KEYS, r, strict=True)) for r in rows])
+        tx.session.execute(insert(Reading), sample_rows(rows))
 
 
 def count_readings(rt: Runtime, *where: Any) -> int:
@@ -133,7 +134,8 @@ def test_archive_moves_old_days_to_parquet_and_the_api_reads_them(
     assert all(p.name.startswith("part-") and p.suffix == ".parquet" for p in parquet)
     table = pq.read_table(parquet[0])
     rows = list(zip(*(table.column(k).to_pylist() for k in KEYS), strict=True))
-    assert rows == sorted(r for r in old if r[2] < ms("2026-02-21T00:00:00"))
+    first_day = (r for r in old if r[2] < ms("2026-02-21T00:00:00"))
+    assert rows == sorted(first_day, key=lambda r: (r[0], r[2], r[1]))  # device, time, metric
     meta = pq.ParquetFile(parquet[0]).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
 
@@ -217,7 +219,7 @@ def test_cli_archive_prints_what_it_moved(cli_env: Path) -> None:
     rows = history(begin, begin + 2 * DAY_MS)
     engine = create_engine(f"sqlite:///{cli_env}/cli.sqlite3")
     with engine.begin() as connection:
-        connection.execute(insert(Reading), [dict(zip(KEYS, r, strict=True)) for r in rows])
+        connection.execute(insert(Reading), sample_rows(rows))
     engine.dispose()
 
     result = runner.invoke(app, ["devices", "archive", "--before", second.isoformat()])

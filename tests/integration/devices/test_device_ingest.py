@@ -16,6 +16,7 @@ from cityops.devices import service
 from cityops.devices.events import DeviceCameOnline, ReadingsStored
 from cityops.devices.models import Reading
 from cityops.devices.payload import to_ms
+from cityops.devices.points import points
 from cityops.org import service as org
 from cityops.org.schemas import ApiKeyIn
 from factories.api import Api, error, fields
@@ -44,11 +45,12 @@ def post(api: Api, device_id: str, body: Any, headers: dict[str, str]) -> Any:
 
 
 def readings(rt: Runtime, device_id: str) -> list[tuple[str, int, float]]:
+    values = points(rt.db.dialect, Reading.device_id == device_id)
     with rt.db.read() as session:
         rows = session.execute(
-            select(Reading.metric, Reading.ts, Reading.value)
-            .where(Reading.device_id == device_id)
-            .order_by(Reading.metric, Reading.ts)
+            select(values.c.metric, values.c.ts, values.c.value).order_by(
+                values.c.metric, values.c.ts
+            )
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
@@ -256,7 +258,8 @@ def test_ingest_batch_for_the_mqtt_worker(rt: Runtime, actor: ActorFn, events: A
     }
     assert readings(rt, "aq-000001") == [("pm25", ms - 5000, 40.0)]
     with rt.db.read() as session:
-        assert session.scalar(select(func.count()).select_from(Reading)) == 3
+        assert session.scalar(select(func.count()).select_from(Reading)) == 2  # samples
+        assert session.scalar(select(func.count()).select_from(points(rt.db.dialect))) == 3
     stored = [e for e in events.events if isinstance(e, ReadingsStored)]
     assert len(stored) == 1
     by_device = {d.device_id: d for d in stored[0].devices}
@@ -329,3 +332,16 @@ def test_silence_then_a_message_brings_a_device_back_online(
     assert health["offline_after"] == (rt.clock.now() + timedelta(minutes=15)).isoformat().replace(
         "+00:00", "Z"
     )
+
+
+def test_a_message_for_a_stored_time_adds_only_the_metrics_it_lacked(
+    rt: Runtime, actor: ActorFn
+) -> None:
+    make_device(rt, actor, "aq-000001")
+    ms = to_ms(rt.clock.now()) - 3000
+    send(rt, "aq-000001", {"ts": ms, "values": {"pm25": 30}})
+    send(rt, "aq-000001", {"ts": ms, "values": {"pm25": 31, "pm10": 40}})  # pm25 is kept
+    send(rt, "aq-000001", {"ts": ms, "values": {"pm25": 32}})  # a redelivery changes nothing
+    assert readings(rt, "aq-000001") == [("pm10", ms, 40.0), ("pm25", ms, 30.0)]
+    with rt.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Reading)) == 1  # one sample

@@ -16,6 +16,7 @@ from cityops.core.runtime import Runtime
 from cityops.devices import service
 from cityops.devices.models import Reading, Rollup1h, Rollup1m, RollupDirty, RollupMark
 from cityops.devices.payload import from_ms, to_ms
+from cityops.devices.points import sample_rows
 from cityops.devices.rollups import HOUR_MS, MINUTE_MS, run_rollups
 from cityops.devices.tasks import register_jobs
 from factories.api import Api
@@ -49,9 +50,8 @@ def readings(rt: Runtime, hours: int, *, seed: int = 3, end: int | None = None) 
 
 def store(rt: Runtime, rows: list[Any]) -> None:
     """Readings written as they are (past the ingester's age limit)."""
-    keys = ("device_id", "metric", "ts", "value")
     with rt.db.transaction() as tx:
-        tx.session.execute(insert(Reading), [dict(zip(keys, r, strict=True)) for r in rows])
+        tx.session.execute(insert(Reading), sample_rows(rows))
 
 
 def expected(rows: list[Any], step: int, upto: int) -> dict[tuple[str, str, int], tuple[Any, ...]]:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from cityops.app import connect_perception
 from cityops.core.mqtt.provision import BrokerAdmin
@@ -16,17 +16,17 @@ from cityops.core.mqtt.worker import WorkerOptions
 from cityops.core.runtime import Runtime
 from cityops.demo import simulate as sim
 from cityops.demo.patterns import Incident
+from cityops.devices.models import Reading
+from cityops.devices.points import points
 from factories.mqtt import Broker, Publisher, Running, unique
 
 
 def _stored(rt: Runtime, prefix: str) -> tuple[int, int]:
+    """Values stored for the devices of ``prefix``, and how many devices they came from."""
+    values = points(rt.db.dialect, Reading.device_id.like(prefix + "-%"))
     with rt.db.read() as session:
         row = session.execute(
-            text(
-                "SELECT count(*), count(DISTINCT device_id) FROM devices_readings "
-                "WHERE device_id LIKE :p"
-            ),
-            {"p": prefix + "-%"},
+            select(func.count(), func.count(func.distinct(values.c.device_id)))
         ).one()
     return int(row[0]), int(row[1])
 
