@@ -86,8 +86,8 @@ def alarm_samples(stored: Iterable[DeviceReadings]) -> list[alarms.Sample]:
     samples: list[alarms.Sample] = []
     for readings in stored:
         at: dict[int, dict[str, float]] = defaultdict(dict)
-        for reading in readings.samples:
-            at[reading.ts][reading.metric] = reading.value
+        for sample in readings.samples:
+            at[sample.ts].update(sample.values)
         samples.extend(
             alarms.Sample(
                 device_id=readings.device_id,

@@ -151,7 +151,7 @@ def store(rt: Runtime, messages: Sequence[Decoded]) -> IngestResult:
             if at is None:
                 at = received[message.received_at] = to_ms(message.received_at)
             _take(message, device, types, limits, at, batch, result)
-        result.accepted = sum(len(s) for s in batch.samples.values())
+        result.accepted = sum(len(s.values) for d in batch.samples.values() for s in d)
         _write(rt, tx, devices, batch)
     return result
 
@@ -257,15 +257,14 @@ def _rows(batch: _Batch) -> tuple[list[SampleRow], list[LatestRow]]:
             continue
         moments: dict[int, dict[str, float]] = {}
         newest: dict[str, tuple[int, float]] = {}
-        for metric, ts, value in samples:
-            values = moments.get(ts)
-            if values is None:
-                moments[ts] = {metric: value}
-            elif metric not in values:
-                values[metric] = value
-            known = newest.get(metric)
-            if known is None or ts >= known[0]:
-                newest[metric] = (ts, value)
+        for ts, values in samples:
+            stored = moments.get(ts)
+            # A new dict when merging: the sample's own goes on to the alarm rules.
+            moments[ts] = values if stored is None else {**values, **stored}
+            for metric, value in values.items():
+                known = newest.get(metric)
+                if known is None or ts >= known[0]:
+                    newest[metric] = (ts, value)
         readings += [(device_id, ts, moments[ts]) for ts in sorted(moments)]
         latest.append((device_id, newest))
     return readings, latest

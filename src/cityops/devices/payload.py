@@ -64,12 +64,11 @@ class Limits:
 
 
 class Sample(NamedTuple):
-    """One accepted reading: metric, time (epoch milliseconds) and value (a tuple: a batch
-    makes thousands, and the readings insert takes them as they are)."""
+    """One accepted sample: its time (epoch milliseconds) and its accepted values by metric
+    (a tuple: a batch makes thousands). A sample whose values were all refused is none."""
 
-    metric: str
     ts: int
-    value: float
+    values: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ def _take_plain(
         ts = received_ms
     elif type(ts) is not int or not low <= ts <= high:
         return False
-    taken = []
+    taken = {}
     for metric, raw in values.items():
         spec = metrics.get(metric)
         kind = type(raw)
@@ -209,8 +208,8 @@ def _take_plain(
         # NaN and the infinities fail this test too.
         if not spec.minimum <= value <= spec.maximum:
             return False
-        taken.append(Sample(metric, ts, value))
-    samples.extend(taken)
+        taken[metric] = value
+    samples.append(Sample(ts, taken))
     return True
 
 
@@ -234,12 +233,15 @@ def _parse_sample(
     if problem is not None:
         out.problems.append(Problem(problem[0], problem[1], index))
         return
+    taken = {}
     for metric, raw in values.items():
         reason, detail, value = _check_value(metric, raw, metrics)
         if reason is None:
-            out.samples.append(Sample(metric, ts, value))
+            taken[metric] = value
         else:
             out.problems.append(Problem(reason, detail, index, _short(str(metric), 32)))
+    if taken:
+        out.samples.append(Sample(ts, taken))
 
 
 def _check_value(

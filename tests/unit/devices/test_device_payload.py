@@ -49,7 +49,7 @@ def parse(body: object, limits: Limits = Limits()) -> tuple[list[Sample], list[s
 def test_one_sample_without_ts_takes_the_receive_time() -> None:
     samples, problems = parse({"values": {"pm25": 35, "battery": 87.5}})
     assert problems == []
-    assert samples == [Sample("pm25", NOW_MS, 35.0), Sample("battery", NOW_MS, 87.5)]
+    assert samples == [Sample(NOW_MS, {"pm25": 35.0, "battery": 87.5})]
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_a_list_of_samples() -> None:
     ]
     samples, problems = parse(body)
     assert problems == []
-    assert [(s.ts, s.value) for s in samples] == [(NOW_MS - 2000, 1.0), (NOW_MS - 1000, 2.0)]
+    assert samples == [Sample(NOW_MS - 2000, {"pm25": 1.0}), Sample(NOW_MS - 1000, {"pm25": 2.0})]
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,8 @@ def test_good_readings_around_bad_ones_are_kept() -> None:
     ]
     raw = json.dumps(body).encode()
     parsed = parse_payload(raw, METRICS, NOW_MS)
-    assert [s.value for s in parsed.samples] == [10.0, 12.0]
+    # The first sample keeps its good value; the second and third are refused whole.
+    assert parsed.samples == [Sample(NOW_MS, {"pm25": 10.0}), Sample(NOW_MS - 1000, {"pm25": 12.0})]
     assert [(p.reason, p.index, p.metric) for p in parsed.problems] == [
         (UNKNOWN_METRIC, 0, "no2"),
         (NOT_NUMERIC, 0, "battery"),
