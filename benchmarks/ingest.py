@@ -24,7 +24,9 @@ Every message carries one sample of a traffic counter: 3 metrics, 3 data points.
    benchmark polls the ``alarms`` table every 2 ms until that gauge's alarm row is there:
    publish to alarm row committed, as the command screen would read it.
 6. **http**: ``uvicorn`` (1 worker) and 4 clients posting batches of 1,000 samples (3,000
-   data points) to ``POST /api/v1/telemetry`` with the API key, closed loop.
+   data points) to ``POST /api/v1/telemetry`` with the API key, closed loop; **http-2p**: the
+   same with 2 server processes (``CITYOPS_WORKERS=2``), so that parsing and checking use
+   both CPUs.
 """
 
 from __future__ import annotations
@@ -644,9 +646,13 @@ def alarm_latency(
     }
 
 
-def http_batches(db: Database, options: Options, log_dir: Path) -> dict[str, Any]:
+def http_batches(
+    db: Database, options: Options, log_dir: Path, processes: int = 1
+) -> dict[str, Any]:
+    name = "http" if processes == 1 else f"http-{processes}p"
     say(
-        f"http: {HTTP_CLIENTS} clients, batches of {HTTP_BATCH} samples "
+        f"{name}: {processes} server process(es), {HTTP_CLIENTS} clients, "
+        f"batches of {HTTP_BATCH} samples "
         f"({HTTP_BATCH * METRICS} data points) to POST /api/v1/telemetry, "
         f"{options.http_seconds:.0f} s"
     )
@@ -659,7 +665,7 @@ def http_batches(db: Database, options: Options, log_dir: Path) -> dict[str, Any
         log_level="WARNING",
     )
     env["PYTHONPATH"] = str(ROOT / "src")
-    base = _base(4)
+    base = _base(4) + (processes - 1) * DAY_MS // 2  # its own half day
     counter = [0]
     accepted = [0]
     headers = f"X-API-Key: {db.api_key}\r\nContent-Type: application/json\r\n".encode()
@@ -684,7 +690,7 @@ def http_batches(db: Database, options: Options, log_dir: Path) -> dict[str, Any
             accepted[0] += int(json.loads(data)["accepted"])
 
     with uvicorn_server(
-        "cityops.app:create_app", env=env, workers=1, log_path=log_dir / "server.log"
+        "cityops.app:create_app", env=env, workers=processes, log_path=log_dir / f"{name}.log"
     ) as server:
         cpu_before = tree_cpu_seconds(server.process.pid)
         busy_before = machine_busy_seconds()
@@ -704,8 +710,9 @@ def http_batches(db: Database, options: Options, log_dir: Path) -> dict[str, Any
         f"errors {errors or 'none'}; stored {stored}; server CPU {server_cpu:.1f} s"
     )
     return {
-        "configuration": "http",
+        "configuration": name,
         "database": options.database,
+        "server_processes": processes,
         "batches": recorder.count(),
         "batch_samples": HTTP_BATCH,
         "clients": HTTP_CLIENTS,
@@ -762,6 +769,7 @@ def main() -> None:
                 stop_process_group(worker)
             workers = []
             results.append(http_batches(db, options, tmpdir))
+            results.append(http_batches(db, options, tmpdir, processes=2))
         finally:
             for worker in workers:
                 stop_process_group(worker)
