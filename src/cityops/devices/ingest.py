@@ -334,7 +334,7 @@ def _compiled(dialect: str) -> _Statements:
         f"SELECT DISTINCT d, t - ((t %% {hour}) + {hour}) %% {hour} FROM v "
         "WHERE t < %s ON CONFLICT (device_id, hour) DO NOTHING) "
         f"INSERT INTO {latest} (device_id, data) "
-        "SELECT d, v FROM json_to_recordset(%s::json) AS x(d text, v jsonb) "
+        "SELECT d, v FROM jsonb_to_recordset(%s::jsonb) AS x(d text, v jsonb) "
         f"ON CONFLICT (device_id) DO UPDATE SET data = {latest}.data || ("
         "SELECT coalesce(jsonb_object_agg(n.key, n.value), '{}') FROM jsonb_each(excluded.data) n "
         f"WHERE coalesce(({latest}.data -> n.key ->> 0)::bigint <= (n.value ->> 0)::bigint, true))"
