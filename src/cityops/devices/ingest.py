@@ -205,15 +205,17 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
     if any(batch.samples.values()):
         sql = _statements(session)
         late_before = to_ms(now) - rollups.LATE_MS
-        readings, latest = _rows(batch)
+        readings, latest, mixed = _rows(batch)
         if sql.store:
             samples = _dumps([{"d": d, "t": t, "v": v} for d, t, v in readings])
-            newest = _dumps([{"d": d, "v": v} for d, v in latest])
-            parameters = (samples, late_before, newest)
+            parameters = (samples, late_before, _latest_document(latest))
             session.connection().exec_driver_sql(sql.store, parameters)
+            if mixed:
+                session.connection().exec_driver_sql(sql.merge, (_latest_document(mixed),))
         else:
             _execute_many(session, sql.readings, [(d, t, _dumps(v)) for d, t, v in readings])
-            _execute_many(session, sql.latest, [(d, _dumps(v)) for d, v in latest])
+            _execute_many(session, sql.latest, [(d, t, _dumps(v)) for d, t, v in latest])
+            _execute_many(session, sql.merge, [(d, t, _dumps(v)) for d, t, v in mixed])
             if min(map(_TS, readings)) < late_before:
                 moments = {(d, t) for d, t, _ in readings}
                 _execute_many(session, sql.dirty, rollups.dirty_rows(moments, late_before))
@@ -240,17 +242,21 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
 
 
 SampleRow = tuple[str, int, dict[str, float]]  # device_id, ts, {metric: value}
-LatestRow = tuple[str, dict[str, tuple[int, float]]]  # device_id, {metric: (ts, value)}
+# device_id, the newest time, {metric: (ts, value)}
+LatestRow = tuple[str, int, dict[str, tuple[int, float]]]
 
 
-def _rows(batch: _Batch) -> tuple[list[SampleRow], list[LatestRow]]:
+def _rows(batch: _Batch) -> tuple[list[SampleRow], list[LatestRow], list[LatestRow]]:
     """The batch's readings a sample per (device, time), and each device's newest value per
-    metric, both in key order (so concurrent batches lock shared rows in one order).
+    metric: of the devices whose newest values share one time (almost all: a device's samples
+    usually carry the same metrics) and of the others, each in key order (so concurrent
+    batches lock shared rows in one order).
 
     A (device, metric, time) given twice keeps its first value as the reading, as the stored
     reading is kept over a redelivered one, and its last as the latest value."""
     readings: list[SampleRow] = []
     latest: list[LatestRow] = []
+    mixed: list[LatestRow] = []
     for device_id in sorted(batch.samples):
         samples = batch.samples[device_id]
         if not samples:
@@ -266,8 +272,13 @@ def _rows(batch: _Batch) -> tuple[list[SampleRow], list[LatestRow]]:
                 if known is None or ts >= known[0]:
                     newest[metric] = (ts, value)
         readings += [(device_id, ts, moments[ts]) for ts in sorted(moments)]
-        latest.append((device_id, newest))
-    return readings, latest
+        times = {ts for ts, _ in newest.values()}
+        (latest if len(times) == 1 else mixed).append((device_id, max(times), newest))
+    return readings, latest, mixed
+
+
+def _latest_document(rows: list[LatestRow]) -> str:
+    return _dumps([{"d": d, "t": t, "v": v} for d, t, v in rows])
 
 
 # Compact JSON; values are finite floats (checked), metric names the catalogue's codes.
@@ -285,13 +296,17 @@ class _Statements(NamedTuple):
 
     Both merge what they find stored: a sample already there gains the metrics it lacked (a
     redelivered one changes nothing), a latest value is replaced only by a newer or equally
-    new one, metric by metric.
+    new one, metric by metric. The latest values of a device whose values in the batch share
+    one time at least as new as the stored row's ``ts`` are merged whole (JSON patch); the
+    others metric by metric, and ``merge`` takes the devices whose newest values in the batch
+    differ in time (on both databases).
     """
 
     readings: str
     latest: str
     dirty: str
     store: str
+    merge: str
     seen: str
 
 
@@ -301,6 +316,16 @@ def _compiled(dialect: str) -> _Statements:
     readings, latest, dirty = READINGS.name, LATEST.name, rollups.DIRTY.name
     if dialect != "postgresql":
         key = "'$.\"' || n.key || '\"'"  # the JSON path of a metric (codes are [a-z0-9_])
+        insert_latest = (
+            f"INSERT INTO {latest} (device_id, ts, data) VALUES (?, ?, ?) "  # noqa: S608
+            "ON CONFLICT (device_id)"
+        )
+        # The incoming values that are at least as new as the stored ones of their metric.
+        merge_sqlite = (
+            f"json_patch({latest}.data, (SELECT json_group_object(n.key, json(n.value)) "  # noqa: S608
+            f"FROM json_each(excluded.data) n WHERE coalesce(json_extract({latest}.data, "
+            f"{key} || '[0]') <= json_extract(n.value, '$[0]'), 1)))"
+        )
         return _Statements(
             readings=(
                 f"INSERT INTO {readings} (device_id, ts, data) VALUES (?, ?, ?) "  # noqa: S608
@@ -310,11 +335,13 @@ def _compiled(dialect: str) -> _Statements:
                 f"WHERE json_type({readings}.data, {key}) IS NULL)"
             ),
             latest=(
-                f"INSERT INTO {latest} (device_id, data) VALUES (?, ?) "  # noqa: S608
-                f"ON CONFLICT (device_id) DO UPDATE SET data = json_patch({latest}.data, "
-                "(SELECT json_group_object(n.key, json(n.value)) FROM json_each(excluded.data) n "
-                f"WHERE coalesce(json_extract({latest}.data, {key} || '[0]') "
-                "<= json_extract(n.value, '$[0]'), 1)))"
+                f"{insert_latest} DO UPDATE SET data = CASE WHEN excluded.ts >= {latest}.ts "
+                f"THEN json_patch({latest}.data, excluded.data) ELSE {merge_sqlite} END, "
+                f"ts = max({latest}.ts, excluded.ts)"
+            ),
+            merge=(
+                f"{insert_latest} DO UPDATE SET data = {merge_sqlite}, "
+                f"ts = max({latest}.ts, excluded.ts)"
             ),
             dirty=(
                 f"INSERT INTO {dirty} (device_id, hour) VALUES (?, ?) "  # noqa: S608
@@ -324,6 +351,16 @@ def _compiled(dialect: str) -> _Statements:
             seen=_seen_statement("?"),
         )
     hour = rollups.HOUR_MS  # the floor of a time to its hour, as rollups.floor
+    insert_latest = (
+        f"INSERT INTO {latest} (device_id, ts, data) SELECT d, t, v FROM "  # noqa: S608
+        "jsonb_to_recordset(%s::jsonb) AS x(d text, t bigint, v jsonb) ON CONFLICT (device_id)"
+    )
+    # The incoming values that are at least as new as the stored ones of their metric.
+    merge_pg = (
+        f"{latest}.data || (SELECT coalesce(jsonb_object_agg(n.key, n.value), '{{}}') "  # noqa: S608
+        f"FROM jsonb_each(excluded.data) n WHERE coalesce(({latest}.data -> n.key ->> 0)::bigint "
+        "<= (n.value ->> 0)::bigint, true))"
+    )
     store = (
         "WITH v AS (SELECT * FROM json_to_recordset(%s::json) AS x(d text, t bigint, v json)), "  # noqa: S608
         f"r AS (INSERT INTO {readings} (device_id, ts, data) SELECT d, t, v FROM v "
@@ -333,13 +370,16 @@ def _compiled(dialect: str) -> _Statements:
         f"h AS (INSERT INTO {dirty} (device_id, hour) "
         f"SELECT DISTINCT d, t - ((t %% {hour}) + {hour}) %% {hour} FROM v "
         "WHERE t < %s ON CONFLICT (device_id, hour) DO NOTHING) "
-        f"INSERT INTO {latest} (device_id, data) "
-        "SELECT d, v FROM jsonb_to_recordset(%s::jsonb) AS x(d text, v jsonb) "
-        f"ON CONFLICT (device_id) DO UPDATE SET data = {latest}.data || ("
-        "SELECT coalesce(jsonb_object_agg(n.key, n.value), '{}') FROM jsonb_each(excluded.data) n "
-        f"WHERE coalesce(({latest}.data -> n.key ->> 0)::bigint <= (n.value ->> 0)::bigint, true))"
+        f"{insert_latest} DO UPDATE SET data = CASE WHEN excluded.ts >= {latest}.ts "
+        f"THEN {latest}.data || excluded.data ELSE {merge_pg} END, "
+        f"ts = greatest({latest}.ts, excluded.ts)"
     )
-    return _Statements(readings="", latest="", dirty="", store=store, seen=_seen_statement("%s"))
+    merge = (
+        f"{insert_latest} DO UPDATE SET data = {merge_pg}, ts = greatest({latest}.ts, excluded.ts)"
+    )
+    return _Statements(
+        readings="", latest="", dirty="", store=store, merge=merge, seen=_seen_statement("%s")
+    )
 
 
 def _seen_statement(mark: str) -> str:

@@ -133,8 +133,9 @@ class RollupDirty(Base):
 class LatestValue(Base):
     """The newest reading of each metric of a device, ``{"<metric>": [<ts>, <value>], …}``:
     one row per device, merged metric by metric with every batch (the newer time wins, the
-    later of equal times). On PostgreSQL JSONB, with half of each page free so the rewrite
-    stays on its page (a heap-only update)."""
+    later of equal times), and ``ts`` the newest of those times: a batch whose values are all
+    at least that new is merged without looking at them one by one. On PostgreSQL JSONB, with
+    half of each page free so the rewrite stays on its page (a heap-only update)."""
 
     __tablename__ = "devices_latest"
     __table_args__ = ({"postgresql_with": {"fillfactor": 50}},)
@@ -142,6 +143,7 @@ class LatestValue(Base):
     device_id: Mapped[str] = mapped_column(
         ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
     )
+    ts: Mapped[int] = mapped_column(BigInteger)  # epoch milliseconds
     data: Mapped[dict[str, list[float]]] = mapped_column(JSONType)
 
 

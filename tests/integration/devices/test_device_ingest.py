@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from cityops.core.runtime import Runtime
 from cityops.devices import service
 from cityops.devices.events import DeviceCameOnline, ReadingsStored
-from cityops.devices.models import Reading
+from cityops.devices.models import LatestValue, Reading
 from cityops.devices.payload import to_ms
 from cityops.devices.points import points
 from cityops.org import service as org
@@ -343,3 +343,31 @@ def test_a_message_for_a_stored_time_adds_only_the_metrics_it_lacked(
     assert readings(rt, "aq-000001") == [("pm10", ms, 40.0), ("pm25", ms, 30.0)]
     with rt.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Reading)) == 1  # one sample
+
+
+def test_latest_values_of_different_times_in_one_batch_merge_metric_by_metric(
+    rt: Runtime, actor: ActorFn, api: Api
+) -> None:
+    make_device(rt, actor, "aq-000001")
+    ms = to_ms(rt.clock.now()) - 10_000
+    send(rt, "aq-000001", {"ts": ms + 3, "values": {"pm25": 30}})
+    # The batch's newest pm25 (ms) is older than the stored one, its newest pm10 (ms + 5) newer
+    # than anything stored: only pm10 may change.
+    send(
+        rt,
+        "aq-000001",
+        [{"ts": ms, "values": {"pm25": 1, "pm10": 2}}, {"ts": ms + 5, "values": {"pm10": 3}}],
+    )
+    page = api.get("operator", "/api/v1/telemetry/latest", device_id="aq-000001").json()
+    values = page["items"][0]["values"]
+    assert (values["pm25"]["value"], values["pm10"]["value"]) == (30.0, 3.0)
+    with rt.db.read() as session:
+        row = session.get(LatestValue, "aq-000001")
+        assert row is not None
+        assert (row.ts, row.data) == (ms + 5, {"pm25": [ms + 3, 30.0], "pm10": [ms + 5, 3.0]})
+    # A later sample of one time is merged whole over what is stored.
+    send(rt, "aq-000001", {"ts": ms + 9, "values": {"pm25": 31}})
+    with rt.db.read() as session:
+        row = session.get(LatestValue, "aq-000001")
+        assert row is not None
+        assert (row.ts, row.data) == (ms + 9, {"pm25": [ms + 9, 31.0], "pm10": [ms + 5, 3.0]})

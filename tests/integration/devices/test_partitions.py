@@ -136,9 +136,11 @@ def test_migration_0013_regroups_readings_by_sample_and_latest_values_by_device(
                 ("aq-000001", second, {"pm25": 3.5}),
                 ("wl-000001", second, {"water_level": 1.25}),
             ]
-            newest = connection.execute(select(LatestValue.device_id, LatestValue.data)).all()
+            newest = connection.execute(
+                select(LatestValue.device_id, LatestValue.ts, LatestValue.data)
+            ).all()
             assert [tuple(n) for n in newest] == [
-                ("aq-000001", {"no2": [first, 31.0], "pm25": [second, 3.5]})
+                ("aq-000001", second, {"no2": [first, 31.0], "pm25": [second, 3.5]})
             ]
         if engine.dialect.name == "postgresql":
             assert "devices_readings_default" in set(inspect(engine).get_table_names())

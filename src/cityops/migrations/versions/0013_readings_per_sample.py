@@ -7,7 +7,8 @@ Create Date: 2026-11-22
 ``devices_readings`` held a row per value (device, metric, ts, value); it now holds a row per
 sample (device, ts, data: a JSON object of metric: value), a third of the rows and index
 entries for the usual three-metric sample. ``devices_latest`` held a row per (device, metric);
-it now holds a row per device (data: a JSON object of metric: [ts, value]). The rows are
+it now holds a row per device (ts: the newest of its times, data: a JSON object of metric:
+[ts, value]). The rows are
 regrouped through temporary tables; on PostgreSQL the readings table is recreated partitioned
 by month as in 0008 (from its oldest reading to two months ahead, plus a default partition).
 """
@@ -82,7 +83,10 @@ def _readings_table(per_sample: bool) -> None:
 def _latest_table(per_device: bool) -> None:
     if per_device:
         data = JSONB() if _postgresql() else sa.JSON()
-        columns: list[sa.Column[Any]] = [sa.Column("data", data, nullable=False)]
+        columns: list[sa.Column[Any]] = [
+            sa.Column("ts", sa.BigInteger(), nullable=False),
+            sa.Column("data", data, nullable=False),
+        ]
         key = ["device_id"]
     else:
         columns = [
@@ -120,14 +124,17 @@ def upgrade() -> None:
     )
     op.execute(
         "CREATE TEMPORARY TABLE latest_moving AS SELECT device_id,"  # noqa: S608
-        f" {newest} AS data FROM devices_latest GROUP BY device_id"
+        f" max(ts) AS ts, {newest} AS data FROM devices_latest GROUP BY device_id"
     )
     op.execute("DROP TABLE devices_readings")
     op.execute("DROP TABLE devices_latest")
     _readings_table(per_sample=True)
     _latest_table(per_device=True)
     op.execute("INSERT INTO devices_readings SELECT device_id, ts, data FROM readings_moving")
-    op.execute("INSERT INTO devices_latest SELECT device_id, data FROM latest_moving")
+    op.execute(
+        "INSERT INTO devices_latest (device_id, ts, data) SELECT device_id, ts, data"
+        " FROM latest_moving"
+    )
     op.execute("DROP TABLE readings_moving")
     op.execute("DROP TABLE latest_moving")
 
