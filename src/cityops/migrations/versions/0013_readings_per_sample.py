@@ -110,33 +110,34 @@ def _latest_table(per_device: bool) -> None:
     )
 
 
+def _regroup(readings: str, latest: str, *, new_layout: bool) -> None:
+    """Copy both tables' rows regrouped by the two queries (selecting the other layout's
+    columns in table order) into temporary tables, recreate the tables and copy them back."""
+    op.execute(f"CREATE TEMPORARY TABLE readings_moving AS {readings}")
+    op.execute(f"CREATE TEMPORARY TABLE latest_moving AS {latest}")
+    op.execute("DROP TABLE devices_readings")
+    op.execute("DROP TABLE devices_latest")
+    _readings_table(per_sample=new_layout)
+    _latest_table(per_device=new_layout)
+    op.execute("INSERT INTO devices_readings SELECT * FROM readings_moving")
+    op.execute("INSERT INTO devices_latest SELECT * FROM latest_moving")
+    op.execute("DROP TABLE readings_moving")
+    op.execute("DROP TABLE latest_moving")
+
+
 def upgrade() -> None:
-    postgresql = _postgresql()
-    if postgresql:
+    if _postgresql():
         samples = "json_object_agg(metric, value)"
         newest = "jsonb_object_agg(metric, jsonb_build_array(ts, value))"
     else:
         samples = "json_group_object(metric, value)"
         newest = "json_group_object(metric, json_array(ts, value))"
-    op.execute(
-        "CREATE TEMPORARY TABLE readings_moving AS SELECT device_id, ts,"  # noqa: S608
-        f" {samples} AS data FROM devices_readings GROUP BY device_id, ts"
+    _regroup(
+        f"SELECT device_id, ts, {samples} AS data FROM devices_readings GROUP BY device_id, ts",  # noqa: S608
+        f"SELECT device_id, max(ts) AS ts, {newest} AS data FROM devices_latest"  # noqa: S608
+        " GROUP BY device_id",
+        new_layout=True,
     )
-    op.execute(
-        "CREATE TEMPORARY TABLE latest_moving AS SELECT device_id,"  # noqa: S608
-        f" max(ts) AS ts, {newest} AS data FROM devices_latest GROUP BY device_id"
-    )
-    op.execute("DROP TABLE devices_readings")
-    op.execute("DROP TABLE devices_latest")
-    _readings_table(per_sample=True)
-    _latest_table(per_device=True)
-    op.execute("INSERT INTO devices_readings SELECT device_id, ts, data FROM readings_moving")
-    op.execute(
-        "INSERT INTO devices_latest (device_id, ts, data) SELECT device_id, ts, data"
-        " FROM latest_moving"
-    )
-    op.execute("DROP TABLE readings_moving")
-    op.execute("DROP TABLE latest_moving")
 
 
 def downgrade() -> None:
@@ -150,19 +151,9 @@ def downgrade() -> None:
         value = "v.value"
         newest = "json_each(l.data) AS v"
         latest = "json_extract(v.value, '$[0]') AS ts, json_extract(v.value, '$[1]') AS value"
-    op.execute(
-        "CREATE TEMPORARY TABLE readings_moving AS SELECT r.device_id, v.key AS metric, r.ts,"  # noqa: S608
-        f" {value} AS value FROM devices_readings AS r, {values}"
+    _regroup(
+        f"SELECT r.device_id, v.key AS metric, r.ts, {value} AS value"  # noqa: S608
+        f" FROM devices_readings AS r, {values}",
+        f"SELECT l.device_id, v.key AS metric, {latest} FROM devices_latest AS l, {newest}",  # noqa: S608
+        new_layout=False,
     )
-    op.execute(
-        "CREATE TEMPORARY TABLE latest_moving AS SELECT l.device_id, v.key AS metric,"  # noqa: S608
-        f" {latest} FROM devices_latest AS l, {newest}"
-    )
-    op.execute("DROP TABLE devices_readings")
-    op.execute("DROP TABLE devices_latest")
-    _readings_table(per_sample=False)
-    _latest_table(per_device=False)
-    op.execute("INSERT INTO devices_readings SELECT * FROM readings_moving")
-    op.execute("INSERT INTO devices_latest SELECT * FROM latest_moving")
-    op.execute("DROP TABLE readings_moving")
-    op.execute("DROP TABLE latest_moving")
