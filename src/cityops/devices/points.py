@@ -22,10 +22,10 @@ READINGS: Table = Reading.__table__  # type: ignore[assignment]
 def points(dialect: str, *where: Any) -> Subquery:
     """The values of the samples matching ``where`` (conditions on ``Reading``'s columns) as
     a subquery of ``device_id, metric, ts, value``."""
-    return points_query(dialect, *where).subquery("points")
+    return _points_query(dialect, *where).subquery("points")
 
 
-def points_query(dialect: str, *where: Any) -> Select[Any]:
+def _points_query(dialect: str, *where: Any) -> Select[Any]:
     if dialect == "postgresql":
         pairs = func.json_each_text(READINGS.c.data).table_valued("key", "value").alias("pair")
         value: Any = cast(pairs.c.value, Float)
