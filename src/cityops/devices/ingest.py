@@ -3,9 +3,10 @@
 ``ingest_batch`` is the entry point of every transport (the MQTT worker hands it what it
 received; the HTTP routes go through ``service``). It never raises for bad input: unknown
 devices, malformed payloads and refused values are counted (per device and reason, in the
-device's health) while the good readings around them are stored. Readings go in with one
-multi-row insert that skips rows already stored, so a message delivered twice (MQTT QoS 1)
-is stored once; the batch has committed when the function returns.
+device's health) while the good readings around them are stored. Readings go in a sample
+per row with one multi-row insert that leaves stored values as they are (a stored sample only
+gains metrics it lacked), so a message delivered twice (MQTT QoS 1) is stored once; the batch
+has committed when the function returns.
 """
 
 from __future__ import annotations
