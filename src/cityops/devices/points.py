@@ -52,8 +52,8 @@ def value_of(metric: str) -> Any:
 
 def sample_rows(values: Iterable[tuple[str, str, int, float]]) -> list[dict[str, Any]]:
     """Rows of the readings table holding ``(device_id, metric, ts, value)`` values: one per
-    (device, time), its first value of each metric kept (for imports, tests and benchmarks
-    that write readings directly)."""
+    (device, time), its first value of each metric kept (for tests that write readings
+    directly)."""
     samples: dict[tuple[str, int], dict[str, float]] = {}
     for device_id, metric, ts, value in values:
         samples.setdefault((device_id, ts), {}).setdefault(metric, value)

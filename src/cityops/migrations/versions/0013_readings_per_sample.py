@@ -55,8 +55,9 @@ def _months(oldest: int | None) -> list[tuple[datetime, datetime]]:
     return spans
 
 
-def _readings_table(per_sample: bool) -> None:
-    """The readings table, empty (partitioned by month on PostgreSQL), with its time index."""
+def _readings_table(per_sample: bool, oldest: int | None) -> None:
+    """The readings table, empty, with its time index; on PostgreSQL partitioned by month
+    from the month of ``oldest`` (epoch ms; none: this month) to two months ahead."""
     if per_sample:
         columns = "ts BIGINT NOT NULL, data JSON NOT NULL"
         key = "device_id, ts"
@@ -70,7 +71,6 @@ def _readings_table(per_sample: bool) -> None:
         f" CONSTRAINT pk_devices_readings PRIMARY KEY ({key})){tail}"
     )
     if postgresql:
-        oldest = op.get_bind().execute(sa.text("SELECT min(ts) FROM readings_moving")).scalar()
         op.execute("CREATE TABLE devices_readings_default PARTITION OF devices_readings DEFAULT")
         for start, end in _months(oldest):
             op.execute(
@@ -117,7 +117,10 @@ def _regroup(readings: str, latest: str, *, new_layout: bool) -> None:
     op.execute(f"CREATE TEMPORARY TABLE latest_moving AS {latest}")
     op.execute("DROP TABLE devices_readings")
     op.execute("DROP TABLE devices_latest")
-    _readings_table(per_sample=new_layout)
+    oldest = None  # the first month to partition (PostgreSQL only)
+    if _postgresql():
+        oldest = op.get_bind().execute(sa.text("SELECT min(ts) FROM readings_moving")).scalar()
+    _readings_table(per_sample=new_layout, oldest=oldest)
     _latest_table(per_device=new_layout)
     op.execute("INSERT INTO devices_readings SELECT * FROM readings_moving")
     op.execute("INSERT INTO devices_latest SELECT * FROM latest_moving")
