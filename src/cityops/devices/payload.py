@@ -164,14 +164,34 @@ def parse_document(
         return out
     if not items:
         out.problems.append(Problem(BAD_SHAPE, "an empty list"))
-    low = max(received_ms - limits.max_age_ms, -MAX_EPOCH_MS)
-    high = min(received_ms + limits.max_future_ms, MAX_EPOCH_MS)
+    low, high = _window(received_ms, limits)
     for position, item in enumerate(items):
         if _take_plain(item, metrics, received_ms, low, high, out.samples):
             continue
         index = indexes[position] if indexes is not None else (None if single else position)
         _parse_sample(item, index, metrics, received_ms, limits, out)
     return out
+
+
+def take_sample(
+    item: Any,
+    metrics: Mapping[str, MetricSpec],
+    received_ms: int,
+    limits: Limits,
+    samples: list[Sample],
+) -> bool:
+    """One sample object with nothing wrong (what nearly every message is) appended to
+    ``samples`` in one pass; False, adding nothing, for anything else, which
+    ``parse_document`` then tells apart."""
+    low, high = _window(received_ms, limits)
+    return _take_plain(item, metrics, received_ms, low, high, samples)
+
+
+def _window(received_ms: int, limits: Limits) -> tuple[int, int]:
+    """The times (epoch ms) a sample received at ``received_ms`` may carry."""
+    low = max(received_ms - limits.max_age_ms, -MAX_EPOCH_MS)
+    high = min(received_ms + limits.max_future_ms, MAX_EPOCH_MS)
+    return low, high
 
 
 def _take_plain(
@@ -183,8 +203,10 @@ def _take_plain(
     samples: list[Sample],
 ) -> bool:
     """The common sample in one pass: an object with ``ts`` in epoch milliseconds (or none)
-    and every value a known metric's plausible number. Adds its samples and says True; for
-    anything else adds nothing and says False, and ``_parse_sample`` tells what is wrong."""
+    and every value a known metric's plausible number. Adds its sample and says True; for
+    anything else adds nothing and says False, and ``_parse_sample`` tells what is wrong.
+    The sample keeps the document's own ``values`` object when its numbers are all floats
+    already (the document is the caller's to give away)."""
     if type(item) is not dict:
         return False
     values = item.get("values")
@@ -195,21 +217,24 @@ def _take_plain(
         ts = received_ms
     elif type(ts) is not int or not low <= ts <= high:
         return False
-    taken = {}
+    floats = True
     for metric, raw in values.items():
         spec = metrics.get(metric)
-        kind = type(raw)
-        if spec is None or (kind is not float and kind is not int):
+        if spec is None:
             return False
-        try:
-            value = float(raw)
-        except OverflowError:
+        kind = type(raw)
+        if kind is int:
+            floats = False
+            try:
+                raw = float(raw)
+            except OverflowError:
+                return False
+        elif kind is not float:
             return False
         # NaN and the infinities fail this test too.
-        if not spec.minimum <= value <= spec.maximum:
+        if not spec.minimum <= raw <= spec.maximum:
             return False
-        taken[metric] = value
-    samples.append(Sample(ts, taken))
+    samples.append(Sample(ts, values if floats else {m: float(v) for m, v in values.items()}))
     return True
 
 

@@ -29,6 +29,7 @@ from cityops.devices.payload import (
     from_ms,
     parse_document,
     parse_payload,
+    take_sample,
     to_ms,
 )
 
@@ -190,6 +191,13 @@ def test_the_one_pass_parse_agrees_with_the_field_by_field_checks(item: object) 
     for index in (7, 8):
         _parse_sample(item, index, METRICS, NOW_MS, LIMITS, in_list)
     assert (listed.samples, listed.problems) == (in_list.samples, in_list.problems)
+    # The ingester's one-pass taker: the same sample when it takes one, nothing otherwise.
+    taken: list[Sample] = []
+    if take_sample(item, METRICS, NOW_MS, LIMITS, taken):
+        assert (taken, reference.problems) == (reference.samples, [])
+        assert all(type(v) is float for sample in taken for v in sample.values.values())
+    else:
+        assert taken == []
 
 
 @pytest.mark.parametrize(
