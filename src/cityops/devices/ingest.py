@@ -216,11 +216,11 @@ def _write(rt: Runtime, tx: Transaction, devices: dict[str, Known], batch: _Batc
         late_before = to_ms(now) - rollups.LATE_MS
         readings, latest, mixed = _rows(batch)
         if sql.store:
-            samples = _dumps([{"d": d, "t": t, "v": v} for d, t, v in readings])
-            newest = _latest_document((d, t, _of_time(t, v)) for d, t, v in latest)
+            samples = _document(readings)
+            newest = _document((d, t, _of_time(t, v)) for d, t, v in latest)
             session.connection().exec_driver_sql(sql.store, (samples, late_before, newest))
             if mixed:
-                session.connection().exec_driver_sql(sql.merge, (_latest_document(mixed),))
+                session.connection().exec_driver_sql(sql.merge, (_document(mixed),))
         else:
             _execute_many(session, sql.readings, [(d, t, _sample_json(v)) for d, t, v in readings])
             _execute_many(session, sql.latest, [(d, t, _latest_json(t, v)) for d, t, v in latest])
@@ -299,7 +299,8 @@ def _of_time(ts: int, values: dict[str, float]) -> dict[str, tuple[int, float]]:
     return {metric: (ts, value) for metric, value in values.items()}
 
 
-def _latest_document(rows: Iterable[LatestRow]) -> str:
+def _document(rows: Iterable[tuple[str, int, dict[str, Any]]]) -> str:
+    """Sample or latest-values rows as the JSON list PostgreSQL's statements read."""
     return _dumps([{"d": d, "t": t, "v": v} for d, t, v in rows])
 
 
