@@ -332,14 +332,30 @@ def forget_credentials(rt: Runtime) -> None:
     rt.db.snapshots.map(_USER_REFS).clear()
 
 
+def checked_actor(
+    rt: Runtime, *, token: str | None = None, api_key: str | None = None
+) -> Actor | None:
+    """The actor behind a bearer token or an API key if this process checked it lately
+    (within ``CITYOPS_TOKEN_CACHE_SECONDS``) and the token has not expired since; None when
+    the database must be asked. No I/O: the web layer calls it on the event loop."""
+    secret = token or api_key
+    if not secret:
+        return None
+    cached = _credentials(rt).get(digest_secret(secret, rt.settings.secret_key))
+    if cached is None:
+        return None
+    actor, expires_at = cached
+    if token is not None and (expires_at is None or expires_at <= rt.clock.now()):
+        return None
+    return actor
+
+
 def actor_for_token(rt: Runtime, token: str) -> Actor:
     """The actor behind a bearer token; NotAuthenticated if unknown, expired or revoked."""
+    actor = checked_actor(rt, token=token)
+    if actor is not None:
+        return actor
     digest = digest_secret(token, rt.settings.secret_key)
-    cached = _credentials(rt).get(digest)
-    if cached is not None:
-        actor, expires_at = cached
-        if expires_at is not None and expires_at > rt.clock.now():
-            return actor
     with rt.db.read() as session:
         row = session.execute(
             select(AccessToken, User)
@@ -360,10 +376,10 @@ def actor_for_token(rt: Runtime, token: str) -> Actor:
 
 def actor_for_api_key(rt: Runtime, key: str) -> Actor:
     """The actor behind an integration API key."""
+    actor = checked_actor(rt, api_key=key)
+    if actor is not None:
+        return actor
     digest = digest_secret(key, rt.settings.secret_key)
-    cached = _credentials(rt).get(digest)
-    if cached is not None:
-        return cached[0]
     with rt.db.read() as session:
         row = session.execute(
             select(ApiKey, User)

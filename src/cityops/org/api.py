@@ -29,8 +29,9 @@ from cityops.org.schemas import (
     UserUpdate,
 )
 from cityops.web.deps import BearerToken, CurrentActor, Paging, RuntimeDep
+from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=OneTripRoute)
 
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])

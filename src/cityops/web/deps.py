@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from starlette.concurrency import run_in_threadpool
 
 from cityops.core.auth import Actor
 from cityops.core.errors import NotAuthenticated
@@ -33,15 +34,22 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def current_actor(
+async def current_actor(
     request: Request, rt: RuntimeDep, token: Annotated[str | None, Depends(oauth2)]
 ) -> Actor:
-    """The user behind the bearer token or the X-API-Key header."""
+    """The user behind the bearer token or the X-API-Key header: from this process's
+    credentials cache on the event loop, else checked in the database on a request thread."""
     if token:
-        return org.actor_for_token(rt, token)
+        actor = org.checked_actor(rt, token=token)
+        if actor is None:
+            actor = await run_in_threadpool(org.actor_for_token, rt, token)
+        return actor
     api_key = request.headers.get(API_KEY_HEADER)
     if api_key:
-        return org.actor_for_api_key(rt, api_key)
+        actor = org.checked_actor(rt, api_key=api_key)
+        if actor is None:
+            actor = await run_in_threadpool(org.actor_for_api_key, rt, api_key)
+        return actor
     raise NotAuthenticated()
 
 

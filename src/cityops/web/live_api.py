@@ -25,8 +25,9 @@ from cityops.core.errors import NotAuthenticated
 from cityops.core.live import Closed, LiveEvent, LiveHub, Subscription, format_sse
 from cityops.org.roles import Perm
 from cityops.web.deps import BearerToken, CurrentActor, RuntimeDep, current_actor
+from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1", tags=["live"])
+router = APIRouter(prefix="/api/v1", tags=["live"], route_class=OneTripRoute)
 
 HEARTBEAT_SECONDS = 15.0
 # A stream ends itself after this long; the client reconnects at once with Last-Event-ID, so
@@ -66,7 +67,7 @@ async def live(
 
     async def still_allowed() -> bool:
         try:
-            await asyncio.to_thread(current_actor, request, rt, bearer)
+            await current_actor(request, rt, bearer)
         except NotAuthenticated:
             return False
         return True

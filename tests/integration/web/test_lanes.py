@@ -82,3 +82,26 @@ def test_an_export_leaves_the_request_threads_to_other_requests(
 def test_the_settings_refuse_a_process_without_request_threads(rt: Runtime) -> None:
     with pytest.raises(ValueError, match="web_threads"):
         rt.settings.model_validate({**rt.settings.model_dump(), "web_threads": 0})
+
+
+def test_a_plain_endpoint_takes_one_trip_to_a_request_thread(
+    client: TestClient, auth: Callable[[str], dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # FastAPI alone takes the acting user, the endpoint and the check of its answer to a
+    # request thread each; with the token in the credentials cache only the endpoint goes.
+    headers = auth("operator")
+    trips: list[str] = []
+    real = to_thread.run_sync
+
+    async def counted(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(getattr(func, "func", func), "__name__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(to_thread, "run_sync", counted)
+    path = "/api/v1/cases?page_size=1"
+    assert client.get(path, headers=headers).status_code == 200
+    assert trips == ["actor_for_token", "list_cases"]  # the token is checked in the database
+
+    trips.clear()
+    assert client.get(path, headers=headers).status_code == 200
+    assert trips == ["list_cases"]  # and then known to this process for a while
