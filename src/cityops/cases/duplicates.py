@@ -9,13 +9,14 @@ text similarity). See docs/duplicates.md for the score and its thresholds.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cityops.cases import events
@@ -47,6 +48,8 @@ MERGE_TARGETS = frozenset(s.value for s in OPEN_STATES - {State.verified})
 MERGEABLE = frozenset({State.reported.value, State.registered.value})
 # How many candidates are scored at most (nearest in time first), and proposals kept.
 MAX_CANDIDATES = 200
+# Cells a candidate search lists one by one (a radius of 2 km spans about 450 at 28°N).
+MAX_LISTED_CELLS = 2_000
 MAX_PROPOSALS = 5
 
 # The score (docs/duplicates.md): the text decides, place and time confirm.
@@ -55,6 +58,9 @@ TEXT_FULL = 0.55  # a cosine from here on counts as the same wording
 BASE, WEIGHT_NEAR, WEIGHT_FRESH = 0.55, 0.3, 0.15
 
 PROPOSED, MERGED, DISMISSED = "proposed", "merged", "dismissed"
+
+# id, number, title, description, lon, lat, created_at of the candidates
+CandidateQuery = Select[uuid.UUID, int, str, str, float, float, datetime]
 
 
 def cell_of(lon: float, lat: float) -> int:
@@ -118,17 +124,60 @@ def score(text: float, distance_m: float, hours: float, radius_m: float, window_
     return wording * (BASE + WEIGHT_NEAR * near + WEIGHT_FRESH * fresh)
 
 
-def search_filter(case: Case, category: CategoryInfo) -> ColumnElement[bool]:
-    """The indexed candidate condition for ``case`` (category, cells, window, open)."""
-    start = case.created_at - timedelta(hours=category.duplicate_window_hours)
-    cells = cell_ranges(case.lon, case.lat, category.duplicate_radius_m)
-    return and_(
-        Case.category_id == category.id,
-        or_(*(Case.cell.between(first, last) for first, last in cells)),
-        Case.created_at >= start,
-        Case.created_at <= case.created_at,
-        Case.state.in_(sorted(MERGE_TARGETS)),
-        Case.number < case.number,
+def search_query(case: Case, category: CategoryInfo) -> tuple[CandidateQuery, dict[str, Any]]:
+    """The indexed candidate query for ``case`` (category, cells, window, open), newest first,
+    and its parameters. The cells are listed one by one, so that the index is searched for
+    each (category, cell) and then by time; near the poles, where a radius spans too many
+    cells to list, by their runs of one row each."""
+    ranges = cell_ranges(case.lon, case.lat, category.duplicate_radius_m)
+    params: dict[str, Any] = {
+        "category_id": category.id,
+        "since": case.created_at - timedelta(hours=category.duplicate_window_hours),
+        "until": case.created_at,
+        "number": case.number,
+    }
+    if sum(last - first + 1 for first, last in ranges) <= MAX_LISTED_CELLS:
+        params["cells"] = [cell for first, last in ranges for cell in range(first, last + 1)]
+        return _search(None), params
+    for row, (first, last) in enumerate(ranges):
+        params[f"first_{row}"], params[f"last_{row}"] = first, last
+    return _search(len(ranges)), params
+
+
+@functools.lru_cache(maxsize=16)
+def _search(rows: int | None) -> CandidateQuery:
+    """The candidate query by listed cells (``rows`` None) or by ``rows`` runs of cells. Built
+    once each: a statement reused is not built, nor its cache key computed, again."""
+    in_cells: ColumnElement[bool]
+    if rows is None:
+        in_cells = Case.cell.in_(bindparam("cells", expanding=True))
+    else:
+        in_cells = or_(
+            *(
+                Case.cell.between(bindparam(f"first_{r}"), bindparam(f"last_{r}"))
+                for r in range(rows)
+            )
+        )
+    return (
+        select(
+            Case.id,
+            Case.number,
+            Case.title,
+            Case.description,
+            Case.lon,
+            Case.lat,
+            Case.created_at,
+        )
+        .where(
+            Case.category_id == bindparam("category_id"),
+            in_cells,
+            Case.created_at >= bindparam("since"),
+            Case.created_at <= bindparam("until"),
+            Case.state.in_(sorted(MERGE_TARGETS)),
+            Case.number < bindparam("number"),
+        )
+        .order_by(Case.created_at.desc())
+        .limit(MAX_CANDIDATES)
     )
 
 
@@ -149,20 +198,8 @@ def candidates(
     session: Session, case: Case, category: CategoryInfo
 ) -> list[tuple[Candidate, Score]]:
     """Earlier open cases of the category near ``case``, best first, with their scores."""
-    rows = session.execute(
-        select(
-            Case.id,
-            Case.number,
-            Case.title,
-            Case.description,
-            Case.lon,
-            Case.lat,
-            Case.created_at,
-        )
-        .where(search_filter(case, category))
-        .order_by(Case.created_at.desc())
-        .limit(MAX_CANDIDATES)
-    ).all()
+    query, params = search_query(case, category)
+    rows = session.execute(query, params).all()
     report = prepare(f"{case.title} {case.description}")
     scored = []
     for row in rows:

@@ -178,6 +178,7 @@ ASPECTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "overflow": ("flow", ("横流", "漫到", "冒出", "溢出", "overflow")),
     "blocked": ("flow", ("堵了", "堵塞", "不通", "blocked")),
 }
+_FAMILIES = sorted({family for family, _ in ASPECTS.values()})
 # People in danger: a report of them is a new emergency, not a repeat of a report without.
 MARKERS: dict[str, tuple[str, ...]] = {
     "people_trapped": ("困人", "被困", "困在", "里面有人", "打不开", "trapped", "stuck inside"),
@@ -227,10 +228,13 @@ def conflict(a: Signature, b: Signature) -> str | None:
     ``number``), or None when nothing says so."""
     if a.markers != b.markers:
         return "marker"
-    for kind in {n[-1] for n in a.numbers} & {n[-1] for n in b.numbers}:
-        if not {n for n in a.numbers if n.endswith(kind)} & b.numbers:
-            return "number"
-    for family in sorted({f for f, _ in ASPECTS.values()}):
+    if a.numbers and b.numbers:
+        for kind in {n[-1] for n in a.numbers} & {n[-1] for n in b.numbers}:
+            if not {n for n in a.numbers if n.endswith(kind)} & b.numbers:
+                return "number"
+    if not (a.aspects and b.aspects):
+        return None
+    for family in _FAMILIES:
         mine = {k for k in a.aspects if ASPECTS[k][0] == family}
         theirs = {k for k in b.aspects if ASPECTS[k][0] == family}
         if mine and theirs and not mine & theirs:

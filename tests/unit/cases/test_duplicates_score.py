@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from cityops.cases.duplicates import TEXT_FLOOR, cell_of, cell_ranges, haversine_m, score
+from cityops.cases.directory import CategoryInfo
+from cityops.cases.duplicates import (
+    MAX_LISTED_CELLS,
+    TEXT_FLOOR,
+    cell_of,
+    cell_ranges,
+    haversine_m,
+    score,
+    search_query,
+)
 from cityops.cases.hotspots import Group, Report, group_reports, heat
+from cityops.cases.models import Case
 from cityops.cases.similarity import (
     CONFLICT_FACTOR,
     conflict,
@@ -154,6 +165,41 @@ def test_the_search_covers_few_cells() -> None:
     assert len(cell_ranges(112.95, 28.12, 150.0)) == 3
     first, last = cell_ranges(112.95, 28.12, 150.0)[0]
     assert last - first == 2
+
+
+def _search_params(lon: float, lat: float, radius: float) -> dict[str, Any]:
+    category = CategoryInfo(
+        id=uuid.uuid4(),
+        code="E-01-02",
+        parent_id=uuid.uuid4(),
+        name_zh="暴露垃圾",
+        name_en="Exposed rubbish",
+        kind="event",
+        department_kind=None,
+        register_hours=None,
+        dispatch_hours=None,
+        handle_hours=None,
+        priority="normal",
+        active=True,
+        duplicate_radius_m=radius,
+    )
+    now = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    case = Case(lon=lon, lat=lat, created_at=now, number=42)
+    return search_query(case, category)[1]
+
+
+def test_the_search_lists_the_cells_of_its_runs() -> None:
+    params = _search_params(112.95, 28.12, 150.0)
+    runs = cell_ranges(112.95, 28.12, 150.0)
+    assert params["cells"] == [c for first, last in runs for c in range(first, last + 1)]
+    assert len(_search_params(112.95, 28.12, 2000.0)["cells"]) <= MAX_LISTED_CELLS
+
+
+def test_near_the_pole_the_search_goes_by_runs_instead() -> None:
+    params = _search_params(10.0, 89.9, 2000.0)
+    runs = cell_ranges(10.0, 89.9, 2000.0)
+    assert "cells" not in params
+    assert [(params[f"first_{r}"], params[f"last_{r}"]) for r in range(len(runs))] == runs
 
 
 def test_haversine() -> None:
