@@ -27,9 +27,8 @@ from cityops.alarms.schemas import (
 )
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1", tags=["alarms"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["alarms"])
 DeviceId = Annotated[str, Path(max_length=64, pattern=DEVICE_ID_PATTERN)]
 
 

@@ -28,9 +28,9 @@ from cityops.core.errors import invalid
 from cityops.core.i18n import text
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
-from cityops.web.lanes import OneTripRoute, in_slow_lane
+from cityops.web.lanes import in_slow_lane
 
-router = APIRouter(prefix="/api/v1", tags=["brain"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["brain"])
 
 
 @router.get("/cases/{case_id}/triage", response_model=TriageOut)

@@ -41,9 +41,8 @@ from cityops.cases.schemas import (
 )
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1", tags=["cases"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["cases"])
 CaseId = Annotated[uuid.UUID, "case id"]
 
 

@@ -14,9 +14,9 @@ from cityops.cases.kpi_service import KpiReport, case_kpis, report_csv
 from cityops.core.auth import Actor
 from cityops.core.runtime import Runtime
 from cityops.web.deps import CurrentActor, RuntimeDep
-from cityops.web.lanes import OneTripRoute, in_slow_lane
+from cityops.web.lanes import in_slow_lane
 
-router = APIRouter(prefix="/api/v1", tags=["kpi"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["kpi"])
 
 # Excel reads a CSV as the local ANSI code page unless it starts with a UTF-8 byte order mark.
 _BOM = "\ufeff"

@@ -34,9 +34,9 @@ from cityops.devices.schemas import (
 )
 from cityops.org import service as org
 from cityops.web.deps import API_KEY_HEADER, CurrentActor, Paging, RuntimeDep
-from cityops.web.lanes import OneTripRoute, in_slow_lane
+from cityops.web.lanes import in_slow_lane
 
-router = APIRouter(prefix="/api/v1", tags=["devices"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["devices"])
 DeviceId = Annotated[str, Path(pattern=DEVICE_ID_PATTERN, description="the maker's device code")]
 DEVICE_TOKEN_HEADER = "X-Device-Token"  # noqa: S105 - a header name
 _PAYLOAD_DOC = {

@@ -29,9 +29,8 @@ from cityops.org.schemas import (
     UserUpdate,
 )
 from cityops.web.deps import BearerToken, CurrentActor, Paging, RuntimeDep
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1", route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])

@@ -11,9 +11,8 @@ from pydantic import AwareDatetime
 from cityops.core.audit.service import AuditOut, list_records
 from cityops.core.pagination import Page
 from cityops.web.deps import CurrentActor, Paging, RuntimeDep
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
 @router.get("/audit", response_model=Page[AuditOut])

@@ -9,12 +9,6 @@ a fifth of its throughput and doubled its p99). So each process runs at most
 (exports, imports, training) runs in a lane of its own of ``CITYOPS_WEB_SLOW_THREADS``
 threads instead of holding one of those few.
 
-A plain endpoint costs one trip to a thread, not three: FastAPI would run a plain
-dependency, the endpoint and the check of its answer each on a thread of its own, queueing
-behind the other requests each time. The routers' ``OneTripRoute`` runs the endpoint alone on
-a request thread and the rest on the event loop, where the acting user comes from the
-credentials cache (``web.deps.current_actor``).
-
 On SQLite the default stays at FastAPI's 40: the writers of a process take turns on one lock
 (``Database.writers``), and while one writes, the threads waiting for their turn are only
 useful if there are others to read and answer meanwhile (measured too: 6 threads cost the
@@ -24,18 +18,15 @@ SQLite case API 10-15 % of its throughput).
 from __future__ import annotations
 
 import functools
-import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
 
 from cityops.core.runtime import Runtime
 
 T = TypeVar("T")
-P = ParamSpec("P")
 
 # Requests each process runs at once when CITYOPS_WEB_THREADS is not set.
 THREADS_SQLITE, THREADS_OTHER = 40, 6
@@ -60,24 +51,3 @@ async def in_slow_lane(request: Request, work: Callable[..., T], *args: Any, **k
     if limiter is None:  # an app driven without its lifespan (a test client outside `with`)
         limiter = request.app.state.slow_lane = CapacityLimiter(1)
     return await to_thread.run_sync(functools.partial(work, *args, **kwargs), limiter=limiter)
-
-
-def one_trip(endpoint: Callable[P, T]) -> Callable[P, Awaitable[T]]:
-    """A plain endpoint as a coroutine that runs it on a request thread. FastAPI reads the
-    parameters through ``__wrapped__``."""
-
-    @functools.wraps(endpoint)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        return await to_thread.run_sync(functools.partial(endpoint, *args, **kwargs))
-
-    return run
-
-
-class OneTripRoute(APIRoute):
-    """A route whose plain (``def``) endpoint takes one trip to a request thread: its
-    dependencies and the check of its answer run on the event loop."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint) and inspect.isfunction(endpoint):
-            endpoint = one_trip(endpoint)
-        super().__init__(path, endpoint, **kwargs)

@@ -25,9 +25,8 @@ from cityops.core.errors import NotAuthenticated
 from cityops.core.live import Closed, LiveEvent, LiveHub, Subscription, format_sse
 from cityops.org.roles import Perm
 from cityops.web.deps import BearerToken, CurrentActor, RuntimeDep, current_actor
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1", tags=["live"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1", tags=["live"])
 
 HEARTBEAT_SECONDS = 15.0
 # A stream ends itself after this long; the client reconnects at once with Last-Event-ID, so

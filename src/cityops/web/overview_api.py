@@ -22,9 +22,8 @@ from cityops.devices import service as devices
 from cityops.devices.schemas import DeviceFilter, DeviceTypeRef
 from cityops.org.roles import Perm
 from cityops.web.deps import CurrentActor, RuntimeDep
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/api/v1/overview", tags=["overview"], route_class=OneTripRoute)
+router = APIRouter(prefix="/api/v1/overview", tags=["overview"])
 
 
 @router.get("/points", response_model=MapPoints)

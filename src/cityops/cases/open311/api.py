@@ -26,9 +26,8 @@ from cityops.cases.open311.query import parse_request_query
 from cityops.core.errors import DomainError, NotFound, invalid
 from cityops.core.i18n import CHINESE, ENGLISH, Catalogue
 from cityops.web.deps import RuntimeDep, catalogue
-from cityops.web.lanes import OneTripRoute
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=OneTripRoute)
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 P = ParamSpec("P")
 _ATTRIBUTE = re.compile(r"attribute\[([^\]]+)\](?:\[\])?")
