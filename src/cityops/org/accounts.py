@@ -341,21 +341,25 @@ def checked_actor(
     secret = token or api_key
     if not secret:
         return None
-    cached = _credentials(rt).get(digest_secret(secret, rt.settings.secret_key))
+    return _cached(rt, digest_secret(secret, rt.settings.secret_key), expiring=token is not None)
+
+
+def _cached(rt: Runtime, digest: str, *, expiring: bool) -> Actor | None:
+    cached = _credentials(rt).get(digest)
     if cached is None:
         return None
     actor, expires_at = cached
-    if token is not None and (expires_at is None or expires_at <= rt.clock.now()):
+    if expiring and (expires_at is None or expires_at <= rt.clock.now()):
         return None
     return actor
 
 
 def actor_for_token(rt: Runtime, token: str) -> Actor:
     """The actor behind a bearer token; NotAuthenticated if unknown, expired or revoked."""
-    actor = checked_actor(rt, token=token)
+    digest = digest_secret(token, rt.settings.secret_key)
+    actor = _cached(rt, digest, expiring=True)
     if actor is not None:
         return actor
-    digest = digest_secret(token, rt.settings.secret_key)
     with rt.db.read() as session:
         row = session.execute(
             select(AccessToken, User)
@@ -376,10 +380,10 @@ def actor_for_token(rt: Runtime, token: str) -> Actor:
 
 def actor_for_api_key(rt: Runtime, key: str) -> Actor:
     """The actor behind an integration API key."""
-    actor = checked_actor(rt, api_key=key)
+    digest = digest_secret(key, rt.settings.secret_key)
+    actor = _cached(rt, digest, expiring=False)
     if actor is not None:
         return actor
-    digest = digest_secret(key, rt.settings.secret_key)
     with rt.db.read() as session:
         row = session.execute(
             select(ApiKey, User)
