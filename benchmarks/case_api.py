@@ -1,8 +1,8 @@
 """Case API under load: intake and every transition of the loop, 50 concurrent clients.
 
 For each database (SQLite, PostgreSQL) the benchmark makes a fresh database, migrates and
-seeds it with the synthetic city, starts the real server (``uvicorn --factory
-cityops.app:create_app``, production profile, scheduler off) as a separate process, logs the
+seeds it with the synthetic city, starts the real server (``cityops
+serve``, production profile, scheduler off) as a separate process, logs the
 staff in once, and drives it from this process with asyncio keep-alive connections:
 
 * warm-up: the mixed load below for a few seconds (not in the figures);
@@ -57,6 +57,7 @@ from common import (  # the benchmarks folder is not a package: imported from sy
     Recorder,
     ServerProcess,
     bearer,
+    cityops_server,
     clean_environment,
     closed_loop,
     latency_summary,
@@ -73,7 +74,6 @@ from common import (  # the benchmarks folder is not a package: imported from sy
     throwaway_postgres,
     timed_request,
     tree_cpu_seconds,
-    uvicorn_server,
     wait_until_quiet,
 )
 
@@ -401,9 +401,7 @@ def run_configuration(database: str, options: Options, pg: PostgresServer | None
             log_level="WARNING",
             **options.settings,
         )
-        with uvicorn_server(
-            "cityops.app:create_app", env=env, workers=workers, log_path=tmp / "server.log"
-        ) as server:
+        with cityops_server(env=env, workers=workers, log_path=tmp / "server.log") as server:
             say(f"  server pid {server.process.pid} on 127.0.0.1:{server.port}")
             pg_pid = pg.pid if pg is not None and database == "postgresql" else None
             measured = run_async(drive(server, options, pg_pid))

@@ -8,8 +8,8 @@ the grids through the inventory import, their latest readings through the ingest
 silent (offline), 2 % in maintenance; those heard send their next reading once the city is
 built, as a live fleet would have meanwhile), then sends over-the-line readings for a few
 water-level gauges and air-quality stations through the same ingester so the demo's rules
-raise alarms (and the water alarms open cases), and starts the real server (``uvicorn --factory
-cityops.app:create_app``, production profile, scheduler off) as a separate process and drives
+raise alarms (and the water alarms open cases), and starts the real server (``cityops
+serve``, production profile, scheduler off) as a separate process and drives
 Debian's Chromium through Playwright (``/usr/bin/chromium``, the flags of tests/e2e):
 
 * log in as ``operator`` on the login page (its first contentful paint is one baseline);
@@ -66,6 +66,7 @@ from common import (  # the benchmarks folder is not a package: imported from sy
     HttpError,
     PostgresServer,
     ServerProcess,
+    cityops_server,
     clean_environment,
     latency_summary,
     machine_busy_seconds,
@@ -81,7 +82,6 @@ from common import (  # the benchmarks folder is not a package: imported from sy
     throwaway_database,
     throwaway_postgres,
     tree_cpu_seconds,
-    uvicorn_server,
     wait_until_quiet,
 )
 
@@ -783,8 +783,8 @@ def run_configuration(
             run_scheduler="false",
             log_level="WARNING",
         )
-        with uvicorn_server(
-            "cityops.app:create_app", env=env, workers=options.workers, log_path=tmp / "server.log"
+        with cityops_server(
+            env=env, workers=options.workers, log_path=tmp / "server.log"
         ) as server:
             base = f"http://127.0.0.1:{server.port}"
             say(f"  server pid {server.process.pid} on {base}")

@@ -452,27 +452,24 @@ class ServerProcess:
 
 
 @contextmanager
-def uvicorn_server(
-    app: str, *, env: dict[str, str], workers: int, log_path: Path, port: int | None = None
+def cityops_server(
+    *, env: dict[str, str], workers: int, log_path: Path, port: int | None = None
 ) -> Iterator[ServerProcess]:
-    """Start ``python -m uvicorn --factory APP`` on loopback in its own process group; wait
-    for ``GET /health``; kill the whole group on the way out, whatever happened."""
+    """Start ``cityops serve`` (the production start: its worker processes each accept their
+    own connections) on loopback in its own process group; wait for ``GET /health``; kill
+    the whole group on the way out, whatever happened."""
     port = port or free_port()
     command = [
         sys.executable,
         "-m",
-        "uvicorn",
-        "--factory",
-        app,
+        "cityops",
+        "serve",
         "--host",
         LOOPBACK,
         "--port",
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

@@ -23,7 +23,7 @@ Every message carries one sample of a traffic counter: 3 metrics, 3 data points.
 5. **alarm**: with one worker idle, one gauge at a time publishes 7 m (over the line) and the
    benchmark polls the ``alarms`` table every 2 ms until that gauge's alarm row is there:
    publish to alarm row committed, as the command screen would read it.
-6. **http**: ``uvicorn`` (1 worker) and 4 clients posting batches of 1,000 samples (3,000
+6. **http**: ``cityops serve`` (1 worker) and 4 clients posting batches of 1,000 samples (3,000
    data points) to ``POST /api/v1/telemetry`` with the API key, closed loop; **http-2p**: the
    same with 2 server processes (``CITYOPS_WORKERS=2``), so that parsing and checking use
    both CPUs.
@@ -56,6 +56,7 @@ from common import (
     ROOT,
     HttpConnection,
     Recorder,
+    cityops_server,
     clean_environment,
     closed_loop,
     latency_summary,
@@ -70,7 +71,6 @@ from common import (
     throwaway_postgres,
     timed_request,
     tree_cpu_seconds,
-    uvicorn_server,
 )
 
 DEVICES = 10_000
@@ -689,9 +689,7 @@ def http_batches(
         if status == 200:
             accepted[0] += int(json.loads(data)["accepted"])
 
-    with uvicorn_server(
-        "cityops.app:create_app", env=env, workers=processes, log_path=log_dir / f"{name}.log"
-    ) as server:
+    with cityops_server(env=env, workers=processes, log_path=log_dir / f"{name}.log") as server:
         cpu_before = tree_cpu_seconds(server.process.pid)
         busy_before = machine_busy_seconds()
         recorder: Recorder = run_async(

@@ -7,12 +7,12 @@ from contextlib import nullcontext
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from cityops.cli import ai as ai_cli
 from cityops.cli import devices as devices_cli
 from cityops.cli import ingest as ingest_cli
 from cityops.cli import kpi as kpi_cli
+from cityops.cli import serving
 from cityops.cli import simulate as simulate_cli
 from cityops.cli.common import domain_errors, runtime_or_exit, settings_or_exit
 from cityops.cli.live import live_feed
@@ -49,14 +49,11 @@ def serve(
     # Shipped reference data that a new release may extend (the case catalogue is seeded once).
     devices.import_default_types(runtime, actor=SYSTEM)
     runtime.db.engine.dispose()
-    uvicorn.run(
-        "cityops.app:create_app",
-        factory=True,
+    serving.serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
+        log_level=settings.log_level,
     )
 
 
@@ -98,13 +95,8 @@ def demo(
         runtime.db.engine.dispose()
         settings = runtime.settings
         with live_feed(settings, credentials.api_key) if live else nullcontext():
-            uvicorn.run(
-                "cityops.app:create_app",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                log_level=settings.log_level.lower(),
-                access_log=False,
+            serving.serve(
+                host=settings.host, port=settings.port, workers=1, log_level=settings.log_level
             )
 
 
