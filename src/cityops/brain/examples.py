@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from cityops.brain.models import TrainingExample
 from cityops.brain.views import SOURCES, ExampleCounts, ExampleOut
 from cityops.cases import service as cases
-from cityops.cases.schemas import CaseEventOut
+from cityops.cases.schemas import CaseEventOut, CaseOut
 from cityops.core.auth import MACHINE, SYSTEM, Actor
 from cityops.core.errors import invalid
 from cityops.core.i18n import text
@@ -97,23 +97,55 @@ def _replay(timeline: list[CaseEventOut], suggested: str | None) -> _Replay:
 
 
 def record_examples(
-    rt: Runtime, *, case_id: uuid.UUID, machine_top: Callable[[Runtime, uuid.UUID], str | None]
+    rt: Runtime,
+    *,
+    case_ids: list[uuid.UUID],
+    machine_tops: Callable[[Runtime, list[uuid.UUID]], dict[uuid.UUID, str]],
 ) -> int:
-    """Bring the case's examples up to date with its timeline; returns how many were added."""
-    timeline = cases.timeline(rt, actor=SYSTEM, case_id=case_id)
-    if not _news(rt, case_id, _replay(timeline, None)):
+    """Bring the examples of these cases up to date with their timelines, all in a fixed
+    number of queries and one transaction; returns how many were added."""
+    timelines = cases.timelines(rt, actor=SYSTEM, case_ids=case_ids)
+    plain = {case_id: _replay(timeline, None) for case_id, timeline in timelines.items()}
+    news = _news(rt, plain)
+    if not news:
         return 0  # most events: nothing to learn, or learnt from an earlier one
-    replay = _replay(timeline, machine_top(rt, case_id))
-    case = cases.get_case(rt, actor=SYSTEM, case_id=case_id)
-    added = 0
+    tops = machine_tops(rt, news)
+    replays = {case_id: _replay(timelines[case_id], tops.get(case_id)) for case_id in news}
+    texts = cases.get_cases(rt, actor=SYSTEM, case_ids=news)
     try:
-        with rt.db.transaction() as tx:
-            have = {
-                row.event_id: row
-                for row in tx.session.scalars(
-                    select(TrainingExample).where(TrainingExample.case_id == case_id)
-                )
-            }
+        return _write(rt, replays, texts)
+    except IntegrityError:  # another worker recorded some of the same entries first
+        if len(news) == 1:
+            return 0
+    # Each case on its own, so that those the other worker did not touch are kept.
+    return sum(_write_one(rt, case_id, replays, texts) for case_id in news)
+
+
+def _write_one(
+    rt: Runtime,
+    case_id: uuid.UUID,
+    replays: dict[uuid.UUID, _Replay],
+    texts: dict[uuid.UUID, CaseOut],
+) -> int:
+    try:
+        return _write(rt, {case_id: replays[case_id]}, texts)
+    except IntegrityError:
+        return 0
+
+
+def _write(rt: Runtime, replays: dict[uuid.UUID, _Replay], texts: dict[uuid.UUID, CaseOut]) -> int:
+    added = 0
+    with rt.db.transaction() as tx:
+        have = {
+            row.event_id: row
+            for row in tx.session.scalars(
+                select(TrainingExample).where(TrainingExample.case_id.in_(list(replays)))
+            )
+        }
+        for case_id, replay in replays.items():
+            case = texts.get(case_id)
+            if case is None:
+                continue
             for item in replay.rows:
                 if item["event_id"] in have:
                     continue
@@ -125,30 +157,33 @@ def record_examples(
                 tx.session.add(example)
                 have[item["event_id"]] = example
                 added += 1
-            tx.session.flush()
+        tx.session.flush()
+        for replay in replays.values():
             for event_id, (label, machine) in replay.settle.items():
                 row = have.get(event_id)
                 if row is not None and row.doubtful:
                     row.label, row.doubtful = label, False
                     row.machine_label = machine if machine != label else None
-    except IntegrityError:  # another worker recorded the same entries first
-        return 0
     return added
 
 
-def _news(rt: Runtime, case_id: uuid.UUID, replay: _Replay) -> bool:
-    """Whether the replay holds an entry not recorded yet, or settles a doubtful one."""
-    if replay.settle:
-        return True
-    if not replay.rows:
-        return False
-    with rt.db.read() as session:
-        have = set(
-            session.scalars(
-                select(TrainingExample.event_id).where(TrainingExample.case_id == case_id)
+def _news(rt: Runtime, replays: dict[uuid.UUID, _Replay]) -> list[uuid.UUID]:
+    """The cases whose replay holds an entry not recorded yet, or settles a doubtful one."""
+    asking = [case_id for case_id, replay in replays.items() if replay.rows]
+    have: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    if asking:
+        with rt.db.read() as session:
+            rows = session.execute(
+                select(TrainingExample.case_id, TrainingExample.event_id).where(
+                    TrainingExample.case_id.in_(asking)
+                )
             )
-        )
-    return any(row["event_id"] not in have for row in replay.rows)
+            have = {(case_id, event_id) for case_id, event_id in rows}
+    return [
+        case_id
+        for case_id, replay in replays.items()
+        if replay.settle or any((case_id, row["event_id"]) not in have for row in replay.rows)
+    ]
 
 
 def list_examples(

@@ -287,9 +287,18 @@ def get_triage(rt: Runtime, *, actor: Actor, case_id: uuid.UUID) -> TriageOut:
 
 def top_label(rt: Runtime, case_id: uuid.UUID) -> str | None:
     """The label the machine suggested first for a case, if it triaged it."""
+    return top_labels(rt, [case_id]).get(case_id)
+
+
+def top_labels(rt: Runtime, case_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The label the machine suggested first for each of these cases that it triaged."""
+    if not case_ids:
+        return {}
     with rt.db.read() as session:
-        items = session.scalar(select(Triage.suggestions).where(Triage.case_id == case_id))
-    return str(items[0]["label"]) if items else None
+        rows = session.execute(
+            select(Triage.case_id, Triage.suggestions).where(Triage.case_id.in_(case_ids))
+        )
+        return {case_id: str(items[0]["label"]) for case_id, items in rows if items}
 
 
 def sweep(rt: Runtime) -> int:
@@ -337,12 +346,12 @@ def after_commit(rt: Runtime, events: list[CaseChanged]) -> None:
     reports = [Report.of_event(e) for e in events if e.action == "report"]
     if reports:
         triage_reports(rt, reports)
-    learn = dict.fromkeys(e.case_id for e in events if e.action in examples.LEARN_FROM)
-    for case_id in learn:
+    learn = list(dict.fromkeys(e.case_id for e in events if e.action in examples.LEARN_FROM))
+    if learn:
         try:
-            examples.record_examples(rt, case_id=case_id, machine_top=top_label)
-        except Exception:  # one case must not stop the others
-            log.exception("labelled examples of case %s failed", case_id)
+            examples.record_examples(rt, case_ids=learn, machine_tops=top_labels)
+        except Exception:  # the examples must not stop the rest of the work after commit
+            log.exception("labelled examples of cases %s failed", [str(c) for c in learn])
 
 
 def attach(rt: Runtime, *, background: bool = False) -> None:

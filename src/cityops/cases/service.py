@@ -37,6 +37,7 @@ from cityops.cases.models import Case
 from cityops.cases.queries import (
     can_read_case,
     get_case,
+    get_cases,
     get_upload,
     list_cases,
     load_case,
@@ -44,6 +45,7 @@ from cityops.cases.queries import (
     states_of,
     suggest_for_case,
     timeline,
+    timelines,
     training_texts,
 )
 from cityops.cases.schemas import CaseOut
@@ -76,6 +78,7 @@ __all__ = [
     "escalate_case",
     "evaluate_case",
     "get_case",
+    "get_cases",
     "get_upload",
     "handle_case",
     "import_default_catalogue",
@@ -98,6 +101,7 @@ __all__ = [
     "states_of",
     "suggest_for_case",
     "timeline",
+    "timelines",
     "training_texts",
     "update_category",
     "urge_case",

@@ -33,16 +33,27 @@ def present_many(session: Session, actor: Actor, cases: Sequence[Case]) -> list[
     areas = org.area_refs(session, [a for a in area_ids if a])
     user_ids = [u for c in cases for u in (c.assignee_id, c.reporter_id) if u]
     users = _users(session, actor, user_ids)
-    merged = {c.merged_into_id for c in cases if c.merged_into_id}
-    numbers: dict[uuid.UUID, int] = {}
-    if merged:
-        rows = session.execute(select(Case.id, Case.number).where(Case.id.in_(merged)))
-        numbers = {row.id: row.number for row in rows}
+    numbers = _numbers(session, {c.merged_into_id for c in cases if c.merged_into_id})
     out = [_one(actor, case, categories, departments, areas, users) for case in cases]
     for item in out:
         if item.merged_into is not None:
             item.merged_into_number = numbers.get(item.merged_into)
     return out
+
+
+def _numbers(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Case numbers by id: those the session holds already (the case a report was just
+    merged into), the others by one query."""
+    numbers: dict[uuid.UUID, int] = {}
+    for case_id in ids:
+        held = session.identity_map.get(Session.identity_key(Case, case_id))
+        if isinstance(held, Case):
+            numbers[case_id] = held.number
+    missing = ids - numbers.keys()
+    if missing:
+        rows = session.execute(select(Case.id, Case.number).where(Case.id.in_(missing)))
+        numbers.update({row.id: row.number for row in rows})
+    return numbers
 
 
 def _users(session: Session, actor: Actor, ids: list[uuid.UUID]) -> dict[uuid.UUID, UserRef]:

@@ -3,13 +3,10 @@ escalating, hysteresis, clearing, duplicates and late readings, overrides, silen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import event
 
 from cityops.alarms import service
 from cityops.alarms.devices import DeviceInfo, Sample, StaticDevices
@@ -18,6 +15,7 @@ from cityops.core.audit.service import list_records
 from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.alarms import FAR_GAUGE, GAUGE, WATER, Feed, silence_rule, water_rule
+from factories.db import count_statements
 
 ActorFn = Callable[[str], Any]
 
@@ -217,20 +215,6 @@ def test_a_silent_device_raises_a_no_data_alarm_once_and_a_reading_clears_it(
     assert alarm.area_path is not None  # located from the device as last seen
     [back] = feed.send(GAUGE, 0.12)
     assert back.cleared == report.raised
-
-
-@contextmanager
-def count_statements(rt: Runtime) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before_cursor_execute(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(rt.db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(rt.db.engine, "before_cursor_execute", before_cursor_execute)
 
 
 def test_a_batch_costs_the_same_statements_for_few_devices_or_many(

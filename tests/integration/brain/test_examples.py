@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from cityops.brain import examples
 from cityops.brain import service as brain
@@ -17,6 +18,7 @@ from cityops.core.pagination import PageParams
 from cityops.core.runtime import Runtime
 from factories.brain import CONFIDENT_TEXT, CONFIDENT_TITLE, UNSURE_TEXT, UNSURE_TITLE, wire
 from factories.cases import handler_of, report
+from factories.db import count_statements
 from factories.org import make_user
 
 ActorFn = Callable[[str], Any]
@@ -114,7 +116,7 @@ def test_a_person_registering_records_the_label_and_the_machine_when_it_differed
     assert (example.source, example.label, example.actor) == ("correction", "B-01-03", "operator")
     assert example.machine_label == (suggested if suggested != "B-01-03" else None)
     # Replaying the case's events records nothing twice.
-    assert examples.record_examples(rt, case_id=case.id, machine_top=brain.top_label) == 0
+    assert examples.record_examples(rt, case_ids=[case.id], machine_tops=brain.top_labels) == 0
     assert len(_examples(rt, actor, case.id)) == 1
 
 
@@ -174,3 +176,76 @@ def test_a_recalled_case_gets_a_fresh_dispatch_limit(
     assert recalled.due.status == "ok"
     assert recalled.due.dispatch_by is not None
     assert recalled.due.dispatch_by > rt.clock.now()
+
+
+def _registered(rt: Runtime, actor: ActorFn, count: int) -> list[Any]:
+    """Cases registered by a person while nothing recorded examples (triage not wired)."""
+    out = []
+    for _ in range(count):
+        case = report(
+            rt, actor, category="E-01-02", title=CONFIDENT_TITLE, description=CONFIDENT_TEXT
+        )
+        out.append(cases.register_case(rt, actor=actor("operator"), case_id=case.id))
+    return out
+
+
+def test_a_batch_of_cases_is_recorded_in_the_same_statements_as_one(
+    rt: Runtime, actor: ActorFn
+) -> None:
+    one, *many = _registered(rt, actor, 5)
+    with count_statements(rt) as alone:
+        assert examples.record_examples(rt, case_ids=[one.id], machine_tops=brain.top_labels) == 1
+    ids = [case.id for case in many]
+    with count_statements(rt) as together:
+        assert examples.record_examples(rt, case_ids=ids, machine_tops=brain.top_labels) == 4
+    assert len(together) == len(alone)
+    for case in many:
+        [example] = _examples(rt, actor, case.id)
+        assert (example.source, example.label, example.actor) == (
+            "registered",
+            "E-01-02",
+            "operator",
+        )
+        assert (example.title, example.text) == (CONFIDENT_TITLE, CONFIDENT_TEXT)
+    # Nothing new: two reads, no transaction.
+    with count_statements(rt) as again:
+        assert examples.record_examples(rt, case_ids=ids, machine_tops=brain.top_labels) == 0
+    assert not [s for s in again if s.startswith(("INSERT", "UPDATE"))]
+
+
+def test_a_case_recorded_meanwhile_is_not_recorded_twice(rt: Runtime, actor: ActorFn) -> None:
+    first, raced, last = _registered(rt, actor, 3)
+
+    def tops_after_the_other_worker(rt: Runtime, ids: list[Any]) -> dict[Any, str]:
+        # Runs between the check for news and the write, as another worker's write could.
+        assert examples.record_examples(rt, case_ids=[raced.id], machine_tops=brain.top_labels) == 1
+        return brain.top_labels(rt, ids)
+
+    ids = [first.id, raced.id, last.id]
+    assert examples.record_examples(rt, case_ids=ids, machine_tops=tops_after_the_other_worker) == 2
+    for case in (first, raced, last):
+        assert len(_examples(rt, actor, case.id)) == 1
+
+
+def test_a_conflict_in_the_batch_costs_only_the_case_in_conflict(
+    rt: Runtime, actor: ActorFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, raced, last = _registered(rt, actor, 3)
+    write = examples._write
+    calls: list[int] = []
+
+    def racing_write(rt: Runtime, replays: dict[Any, Any], texts: dict[Any, Any]) -> int:
+        calls.append(len(replays))
+        if len(calls) == 1:
+            # On PostgreSQL another worker can commit the same entry after this batch read
+            # what was recorded and before it inserts: the insert then fails as here.
+            examples.record_examples(rt, case_ids=[raced.id], machine_tops=brain.top_labels)
+            raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+        return write(rt, replays, texts)
+
+    monkeypatch.setattr(examples, "_write", racing_write)
+    ids = [first.id, raced.id, last.id]
+    assert examples.record_examples(rt, case_ids=ids, machine_tops=brain.top_labels) == 2
+    assert calls == [3, 1, 1, 1, 1]  # the batch, the other worker's, then each case alone
+    for case in (first, raced, last):
+        assert len(_examples(rt, actor, case.id)) == 1

@@ -3,19 +3,18 @@ statements however many cases a page holds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from cityops.cases.tasks import scan_sla
 from cityops.core.clock import FrozenClock
 from cityops.core.runtime import Runtime
 from factories.api import Api, fields
 from factories.cases import OTHER_DISTRICT, OTHER_GRID, make_case, make_photo, report
+from factories.db import count_statements
 
 ActorFn = Callable[[str], Any]
 
@@ -152,20 +151,6 @@ def _varied_cases(rt: Runtime, actor: ActorFn, count: int) -> None:
         make_case(
             rt, actor, state, lon=lon, lat=lat, category=category, reporter=reporter, photos=photos
         )
-
-
-@contextmanager
-def count_statements(rt: Runtime) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before_cursor_execute(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(rt.db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(rt.db.engine, "before_cursor_execute", before_cursor_execute)
 
 
 @pytest.mark.parametrize("who", ["admin", "operator", "citizen"])

@@ -4,6 +4,7 @@ per-category radius and window, and the indexed candidate search."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from cityops.core.clock import FrozenClock
 from cityops.core.runtime import Runtime
 from factories.api import Api, error, fields
 from factories.cases import IN_GRID, make_case, report
+from factories.db import count_statements
 from factories.org import bearer, make_user
 
 ActorFn = Callable[[str], Any]
@@ -38,6 +40,9 @@ NEAR, FAR = 0.00027, 0.0015
 def merging(rt: Runtime) -> Runtime:
     rt.settings = rt.settings.model_copy(update={"duplicate_auto_merge": True})
     return rt
+
+
+NUMBERS_BY_ID = re.compile(r"SELECT cases\.id, cases\.number\s+FROM cases\s+WHERE cases\.id IN")
 
 
 def _body(
@@ -62,12 +67,16 @@ def test_a_repeat_report_is_merged_into_the_open_case(
     # The search lists the cells; a radius spanning too many (near a pole) goes by runs.
     monkeypatch.setattr(duplicates, "MAX_LISTED_CELLS", listed)
     first = report(merging, actor, reporter="operator", description=FIRST)
-    response = api.report("citizen", _body(REPEAT, lat=LAT + NEAR))
+    with count_statements(merging) as statements:
+        response = api.report("citizen", _body(REPEAT, lat=LAT + NEAR))
     assert response.status_code == 201, response.text
     merged = response.json()
     assert merged["state"] == "merged"
     assert merged["merged_into"] == str(first.id)
     assert merged["merged_into_number"] == first.number
+    # The answer takes the number from the case it was merged into, read for the merge.
+    numbers = [s for s in statements if NUMBERS_BY_ID.match(s)]
+    assert numbers == []
 
     target = api.case(first.id)
     assert target["duplicate_count"] == 1
