@@ -14,7 +14,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
-DEMO_MQTT_PORT ?= 51884
+DEMO_MQTT_PORT ?= 21884
 
 .PHONY: help setup frontend e2e-deps demo serve test test-sqlite test-pg lint format pg-start pg-stop mqtt-start mqtt-stop bench bench-quick clean
 
@@ -76,7 +76,7 @@ pg-start: ## start the throwaway PostgreSQL server (installs it when missing)
 pg-stop: ## stop it
 	scripts/pg.sh stop
 
-mqtt-start: ## start the private Mosquitto broker on 127.0.0.1:51883 (installs it when missing)
+mqtt-start: ## start the private Mosquitto broker on 127.0.0.1:21883 (installs it when missing)
 	scripts/mqtt.sh start
 
 mqtt-stop: ## stop it

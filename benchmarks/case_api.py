@@ -78,7 +78,7 @@ from common import (  # the benchmarks folder is not a package: imported from sy
 )
 
 PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway database
-PG_PORT = 55433
+PG_PORT = 25433
 NOISE_PCT = 15.0  # CPU (% of one core) used by others above which a result is marked noisy
 CATEGORY = "E-01-02"  # 暴露垃圾: routed to chengguan-990101 in district 990101
 GRID = (112.905, 112.995, 28.105, 28.145)  # inside grid 99010100100101, the gridworker's

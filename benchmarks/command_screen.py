@@ -91,7 +91,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import ViewportSize
 
 PASSWORD = "bench-password-not-secret"  # noqa: S105 - a throwaway database
-PG_PORT = 55433
+PG_PORT = 25433
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [  # the same as tests/e2e/conftest.py
     "--no-sandbox",

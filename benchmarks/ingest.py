@@ -158,7 +158,7 @@ def running_broker() -> Broker:
     script = str(ROOT / "scripts" / "mqtt.sh")
     status = subprocess.run([script, "status"], capture_output=True, text=True, check=False)
     if status.returncode != 0:
-        port = os.environ.get("CITYOPS_MQTT_PORT", "51883")
+        port = os.environ.get("CITYOPS_MQTT_PORT", "21883")
         raise SystemExit(
             f"no MQTT broker on port {port}: run `CITYOPS_MQTT_PORT={port} scripts/mqtt.sh start`"
         )
@@ -733,7 +733,7 @@ def main() -> None:
     parser.add_argument("--alarms", type=int, default=GAUGES)
     parser.add_argument("--http-seconds", type=float)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--pg-port", type=int, default=55433)
+    parser.add_argument("--pg-port", type=int, default=25433)
     args = parser.parse_args()
     options = Options(
         messages=args.messages or (30_000 if args.quick else 150_000),

@@ -18,7 +18,7 @@ database's own work in the process counts, a PostgreSQL server's does not).
 
     uv run python benchmarks/ingest_profile.py                  # 40 batches of each
     uv run python benchmarks/ingest_profile.py --profile        # and where the time goes
-    # options: --batches N --database sqlite|postgresql --pg-port 55433 --top 25
+    # options: --batches N --database sqlite|postgresql --pg-port 25433 --top 25
 
 Ends with one JSON line per path; ``points_per_cpu_s`` = data points per CPU-second.
 """
@@ -143,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=40, help="timed batches of each path")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--pg-port", type=int, default=55433)
+    parser.add_argument("--pg-port", type=int, default=25433)
     parser.add_argument("--profile", action="store_true", help="print cProfile's top entries")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()

@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--queries", type=int)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--pg-port", type=int, default=55433)
+    parser.add_argument("--pg-port", type=int, default=25433)
     args = parser.parse_args()
     count = args.devices or (200 if args.quick else 2000)
     queries = args.queries or (50 if args.quick else 200)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A private Mosquitto broker for tests, benchmarks and the demo: installed from Debian if missing,
-# its configuration and data under var/mqtt-PORT, listening on 127.0.0.1:${CITYOPS_MQTT_PORT:-51883}
+# its configuration and data under var/mqtt-PORT, listening on 127.0.0.1:${CITYOPS_MQTT_PORT:-21883}
 # (MQTT 3.1.1 and 5), no anonymous access, clients and ACLs in the dynamic-security plugin.
 # cityops administers the broker as CITYOPS_MQTT_ADMIN_USERNAME (default cityops-admin); its
 # password is CITYOPS_MQTT_ADMIN_PASSWORD or generated once into var/mqtt-PORT/admin.password.
@@ -10,7 +10,9 @@
 #     env    both as settings            CITYOPS_MQTT_URL=... (for eval or an env file)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PORT="${CITYOPS_MQTT_PORT:-51883}"
+# The default port lies below Linux's ephemeral range (32768-60999): a port in it may be held by
+# the TIME_WAIT of any recent outgoing connection, and the server then cannot bind it.
+PORT="${CITYOPS_MQTT_PORT:-21883}"
 ROOT="$(pwd)/var/mqtt-$PORT"
 CONF="$ROOT/mosquitto.conf"
 DYNSEC="$ROOT/dynamic-security.json"

@@ -34,7 +34,7 @@ def running_broker() -> Broker:
     script = str(ROOT / "scripts" / "mqtt.sh")
     status = subprocess.run([script, "status"], capture_output=True, text=True, check=False)
     if status.returncode != 0:
-        port = os.environ.get("CITYOPS_MQTT_PORT", "51883")
+        port = os.environ.get("CITYOPS_MQTT_PORT", "21883")
         raise RuntimeError(
             f"no test MQTT broker on port {port}: run `make mqtt-start` or "
             f"`CITYOPS_MQTT_PORT={port} scripts/mqtt.sh start` first ({status.stdout.strip()})"
