@@ -93,6 +93,11 @@ start() {
     echo "Mosquitto already running on port $PORT" >&2
     return
   fi
+  if listening; then
+    # Not ours (another checkout's broker, say): its accounts and ACLs are not this one's.
+    echo "something else already listens on 127.0.0.1:$PORT; stop it or set CITYOPS_MQTT_PORT" >&2
+    exit 1
+  fi
   mkdir -p "$ROOT/data" "$ROOT/run"
   if [ ! -f "$DYNSEC" ]; then
     local password="${CITYOPS_MQTT_ADMIN_PASSWORD:-}"
