@@ -330,17 +330,18 @@ def _row(row: tuple[str, int, Any], values: Callable[[int, Any], str]) -> str:
     return f'{{"d":{_string(d)},"t":{t},"v":{values(t, v)}}}'
 
 
-# JSON written directly (about three times as fast as the encoder for these small objects): a
-# metric's code is [a-z][a-z0-9_]* (catalogue.CODE), nothing to escape, and an accepted value a
-# finite float, whose ``repr`` is a JSON number that reads back as the same float.
+# JSON written directly (for PostgreSQL's two documents in one pass, less than half the
+# encoder's time for these small objects): a metric's code is [a-z][a-z0-9_]* (catalogue.CODE)
+# and a device id [A-Za-z0-9_-]+, nothing to escape, and an accepted value a finite float,
+# whose ``repr`` is a JSON number that reads back as the same float.
 
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+").fullmatch  # schemas.DEVICE_ID_PATTERN's characters
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _string(device_id: str) -> str:
-    """A device id as a JSON string (quoted as it is; escaped by the encoder should a device
-    registered before the id pattern carry other characters)."""
+    """A device id as a JSON string: quoted as it is, or escaped by the encoder should an id
+    carry characters beyond the pattern's."""
     return f'"{device_id}"' if _PLAIN_ID(device_id) else _dumps(device_id)
 
 
